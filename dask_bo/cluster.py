@@ -1,0 +1,69 @@
+"""Connecting to a Dask cluster: an embedded local one by default, or a scheduler's address."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from distributed import Client, LocalCluster
+
+logger = logging.getLogger("dask_bo")
+
+DASHBOARD_PAGE = "individual-dask-bo"
+
+
+def dashboard_page_link(client: Client) -> str | None:
+    """The URL of the dask_bo page on the client's dashboard, if it has a dashboard."""
+    link = client.dashboard_link
+    if not link:
+        return None
+    return link.rsplit("/status", 1)[0].rstrip("/") + "/" + DASHBOARD_PAGE
+
+
+def connect(
+    address: str | None = None,
+    n_workers: int = 3,
+    *,
+    threads_per_worker: int = 1,
+    security: Any = None,
+    dashboard_address: str = "127.0.0.1:8787",
+    timeout_s: float = 10,
+    **cluster_kwargs: Any,
+) -> Client:
+    """A :class:`~distributed.Client` to run evaluations on.
+
+    :param address: A scheduler's address (``tcp://host:8786``, ``tls://...``); ``None``
+        starts an embedded :class:`~distributed.LocalCluster` of ``n_workers`` single-threaded
+        worker processes whose scheduler and dashboard listen on 127.0.0.1 only.
+    :param security: A :class:`distributed.security.Security` for ``tls://`` schedulers.
+    :param dashboard_address: Where the embedded cluster's dashboard listens (``None``: no
+        dashboard); if the port is taken, another is chosen.
+    :param timeout_s: How long to try to reach the scheduler before giving up.
+    :raise OSError: If the scheduler cannot be reached within ``timeout_s``.
+    """
+    if n_workers < 1:
+        raise ValueError(f"n_workers must be at least 1, got {n_workers}")
+    if address is None:
+        cluster = LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=threads_per_worker,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=dashboard_address,
+            scheduler_kwargs={"preload": ["dask_bo.dashboard"]},
+            security=security,
+            **cluster_kwargs,
+        )
+        client = Client(cluster, security=security)
+    else:
+        try:
+            client = Client(address, security=security, timeout=timeout_s)
+        except (OSError, TimeoutError) as error:
+            raise OSError(
+                f"cannot reach the Dask scheduler at {address!r} within {timeout_s:g} s ({error});"
+                f" check the address and that 'dask scheduler' is running there"
+            ) from None
+    page = dashboard_page_link(client)
+    if page:
+        logger.info("Dask dashboard: %s  (dask_bo page: %s)", client.dashboard_link, page)
+    return client

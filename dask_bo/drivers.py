@@ -1,0 +1,553 @@
+"""The drivers: thin loops that send points to the cluster and feed results to the optimizer.
+
+``run_async`` refills a worker the moment a result comes back (``distributed.as_completed``);
+``run_sync`` sends a batch as large as the worker count and waits for all of it. Both are
+built on :class:`_Run` (submitting, collecting and recording evaluations) and on the ask/tell
+core in :mod:`dask_bo.optimizer`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from distributed import Client, Future, as_completed
+
+from .evaluation import evaluate
+from .history import INITIAL, Evaluation, Result
+from .journal import JOURNAL_NAME, Journal, journal_state, read_journal
+from .problems import Problem, get_problem, load_objective
+from .progress import Progress, Publisher
+
+logger = logging.getLogger("dask_bo")
+
+MODES = ("async", "sync")
+
+
+class RunStopped(RuntimeError):
+    """The run stopped before its budget was spent; ``result`` holds what it gathered."""
+
+    def __init__(self, message: str, result: Result | None = None):
+        super().__init__(message)
+        self.result = result
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a run is driven. Saved in the journal's ``start`` event, so ``resume`` can go on.
+
+    :param evaluations: Evaluations after the initial design, whatever their outcome.
+    :param initial: Points of the initial design.
+    :param max_failures: Stop once this many evaluations have failed (``None``: never).
+    :param timeout_s: Mark an evaluation ``timeout`` after this many seconds and restart its
+        worker (``None``: wait for ever).
+    :param refit_fraction: See :class:`~dask_bo.optimizer.Optimizer`.
+    """
+
+    mode: str = "async"
+    evaluations: int = 30
+    initial: int = 3
+    seed: int | None = 0
+    max_failures: int | None = None
+    timeout_s: float | None = None
+    refit_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if int(self.evaluations) < 1:
+            raise ValueError(f"evaluations must be at least 1, got {self.evaluations}")
+        if int(self.initial) < 1:
+            raise ValueError(f"initial must be at least 1 (the model needs data), got {self.initial}")
+        if self.max_failures is not None and self.max_failures < 1:
+            raise ValueError(f"max_failures must be at least 1 or None, got {self.max_failures}")
+        if self.timeout_s is not None and not self.timeout_s > 0:
+            raise ValueError(f"timeout must be a number of seconds > 0, got {self.timeout_s}")
+
+
+class _Run:
+    """What both drivers share: submitting points, collecting results, recording them."""
+
+    def __init__(
+        self,
+        client: Client,
+        problem: Problem,
+        settings: Settings,
+        history: list[Evaluation],
+        journal: Journal | None,
+        progress: bool,
+        next_id: int,
+    ):
+        self.client = client
+        self.problem = problem
+        self.settings = settings
+        self.history = history
+        self.journal = journal
+        self.next_id = next_id
+        self.in_flight: dict[Future, tuple[int, np.ndarray, str, float]] = {}
+        self.dispatch_latencies_s: list[float] = []
+        self.run_id = uuid.uuid4().hex[:8]
+        self.publisher = Publisher(client, self.run_id)
+        self._capacity = (0.0, 0)
+        driven = [e for e in history if e.proposal != INITIAL]
+        self.submitted = len(driven)
+        self.failed = sum(not e.ok for e in driven)
+        self.progress = Progress(
+            settings.evaluations, progress, f"{settings.mode} {problem.name}", initial=len(driven)
+        )
+
+    # -- the cluster --------------------------------------------------------------------
+    def capacity(self) -> int:
+        """Worker threads in the cluster now (cached for half a second): the in-flight limit."""
+        checked_at, threads = self._capacity
+        if time.monotonic() - checked_at > 0.5:
+            threads = sum(self.client.nthreads().values())
+            self._capacity = (time.monotonic(), threads)
+        return max(threads, 1)
+
+    @property
+    def remaining(self) -> int:
+        """Evaluations of the budget not yet submitted."""
+        return self.settings.evaluations - self.submitted
+
+    def submit(self, x: np.ndarray, proposal: str, eval_id: int | None = None) -> Future:
+        if eval_id is None:
+            eval_id, self.next_id = self.next_id, self.next_id + 1
+        submitted_at = time.time()
+        future = self.client.submit(
+            evaluate, self.problem, x, eval_id, submitted_at, proposal,
+            key=f"objective-{eval_id}-{self.run_id}", pure=False,
+        )
+        self.in_flight[future] = (eval_id, x, proposal, submitted_at)
+        if proposal != INITIAL:
+            self.submitted += 1
+        if self.journal:
+            self.journal.write(
+                "submitted", id=eval_id, x=[float(v) for v in x], proposal=proposal,
+                submitted_at=submitted_at,
+            )
+        return future
+
+    def collect(self, future: Future) -> Evaluation:
+        """The record of a finished future (Dask's own failures become ``lost``), recorded."""
+        eval_id, x, proposal, submitted_at = self.in_flight.pop(future)
+        if future.status == "finished":
+            record = future.result()
+        else:
+            error = future.exception() if future.status == "error" else "cancelled"
+            record = Evaluation(
+                id=eval_id, x=tuple(float(v) for v in x), y=None, status="lost",
+                proposal=proposal, submitted_at=submitted_at, finished_at=time.time(),
+                error=f"{type(error).__name__}: {error}" if future.status == "error" else error,
+            )
+        future.release()
+        self.record(record)
+        return record
+
+    def record(self, record: Evaluation) -> None:
+        self.history.append(record)
+        if self.journal:
+            self.journal.evaluated(record)
+        if record.proposal != INITIAL:
+            self.failed += not record.ok
+            self.progress.update(record, len(self.in_flight))
+        if not record.ok:
+            logger.warning(
+                "evaluation %d at x=%s %s: %s", record.id, list(record.x), record.status,
+                record.error,
+            )
+        self.publisher.publish(
+            "evaluated", **{k: v for k, v in record.to_dict().items() if k != "traceback"}
+        )
+
+    def too_many_failures(self) -> bool:
+        limit = self.settings.max_failures
+        return limit is not None and self.failed >= limit
+
+    def initial_design(self, n: int, seed: int | None) -> None:
+        """Evaluate ``n`` points drawn uniformly from the box, in parallel."""
+        rng = np.random.default_rng(seed)
+        lower, upper = np.array(self.problem.lower), np.array(self.problem.upper)
+        points = lower + rng.random((n, self.problem.dim)) * (upper - lower)
+        self.gather([self.submit(x, INITIAL) for x in points])
+
+    def gather(self, futures: list[Future]) -> list[Evaluation]:
+        return [self.collect(f) for f in as_completed(futures)]
+
+    def cancel_all(self) -> None:
+        if self.in_flight:
+            self.client.cancel(list(self.in_flight))
+            self.in_flight.clear()
+
+
+class _Planner:
+    """Keeps points ready for the next free worker, on a thread of its own.
+
+    The model's work (tell, ask, refit) runs while the workers compute; the driver's loop only
+    pops a ready point. When none is ready the model has fallen behind: the worker gets a
+    point drawn uniformly at random (its ``proposal`` says so) and more points are kept ready.
+    """
+
+    def __init__(self, optimizer, problem: Problem, seed: int | None, max_ready: int):
+        self.optimizer = optimizer
+        self._rng = np.random.default_rng(None if seed is None else seed + 1)
+        self._lower, self._upper = np.array(problem.lower), np.array(problem.upper)
+        self._cond = threading.Condition()
+        self._arrived: list[Evaluation] = []
+        self._ready: deque[np.ndarray] = deque()
+        self._target = 1
+        self._max_ready = max(1, max_ready)
+        self._stopped = False
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="dask-bo-planner", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def observe(self, record: Evaluation) -> None:
+        with self._cond:
+            self._arrived.append(record)
+            self._cond.notify()
+
+    def next_point(self) -> tuple[np.ndarray, str]:
+        with self._cond:
+            if self._error is not None:
+                raise RuntimeError("the model failed") from self._error
+            if self._ready:
+                point = self._ready.popleft()
+                self._cond.notify()
+                return point, "lp"
+            self._target = min(self._target + 1, self._max_ready)
+        point = self._lower + self._rng.random(len(self._lower)) * (self._upper - self._lower)
+        self.optimizer.add_pending(point[None, :])
+        return point, "random"
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+        self._thread.join()
+        with self._cond:
+            if self._ready:  # asked, never sent: no longer pending
+                self.optimizer.forget(np.array(self._ready))
+                self._ready.clear()
+            arrived, self._arrived = self._arrived, []
+        self._tell(arrived)
+
+    def _tell(self, arrived: list[Evaluation]) -> None:
+        ok = [r for r in arrived if r.ok]
+        lost = [r.x for r in arrived if not r.ok]
+        if lost:
+            self.optimizer.forget(np.array(lost))
+        if ok:
+            self.optimizer.tell(np.array([r.x for r in ok]), np.array([[r.y] for r in ok]))
+
+    def _loop(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    self._cond.wait_for(
+                        lambda: self._stopped or self._arrived or len(self._ready) < self._target
+                    )
+                    if self._stopped:
+                        return
+                    arrived, self._arrived = self._arrived, []
+                    wanted = self._target - len(self._ready)
+                self._tell(arrived)
+                if wanted > 0:
+                    points = self.optimizer.ask(wanted)
+                    with self._cond:
+                        self._ready.extend(points)
+                if self.optimizer.refit_due():
+                    self.optimizer.refit()
+        except BaseException as error:  # surfaced in the driver's thread by next_point
+            logger.exception("the model thread failed")
+            with self._cond:
+                self._error = error
+
+
+def run_async(run: _Run, optimizer) -> None:
+    """Refill each worker as soon as its result is back, with the in-flight points pending."""
+    ac = as_completed(list(run.in_flight))  # points resubmitted by resume, if any
+    first = min(run.capacity() - len(run.in_flight), run.remaining)
+    for x in optimizer.ask(first) if first > 0 else []:
+        ac.add(run.submit(x, "lp"))
+    planner = _Planner(optimizer, run.problem, run.settings.seed, run.capacity())
+    planner.start()
+    try:
+        for future in ac:
+            received = time.time()
+            planner.observe(run.collect(future))
+            if run.too_many_failures():
+                break
+            sent = False
+            while run.remaining > 0 and len(run.in_flight) < run.capacity():
+                x, proposal = planner.next_point()
+                ac.add(run.submit(x, proposal))
+                if not sent:
+                    run.dispatch_latencies_s.append(time.time() - received)
+                    sent = True
+    finally:
+        planner.stop()
+
+
+def run_sync(run: _Run, optimizer) -> None:
+    """Send a batch as large as the worker count, wait for all of it, tell it, repeat."""
+    received = None
+    futures = list(run.in_flight)  # a batch resubmitted by resume, if any
+    while futures or (run.remaining > 0 and not run.too_many_failures()):
+        if not futures:
+            points = optimizer.ask(min(run.capacity(), run.remaining))
+            futures = [run.submit(x, "batch") for x in points]
+            if received is not None:
+                run.dispatch_latencies_s.append(time.time() - received)
+        records, futures = run.gather(futures), []
+        received = time.time()
+        ok = [r for r in records if r.ok]
+        if ok:
+            optimizer.tell(np.array([r.x for r in ok]), np.array([[r.y] for r in ok]))
+            if optimizer.refit_due():
+                optimizer.refit()
+
+
+def _connect_default(client: Client | None, workers: int) -> tuple[Client, bool]:
+    if client is not None:
+        return client, False
+    from .cluster import connect
+
+    return connect(n_workers=workers), True
+
+
+def _drive(
+    run: _Run, optimizer_factory: Callable[[], Any], started_at: float | None = None
+) -> Result:
+    settings = run.settings
+    started_at = started_at or time.time()
+    if run.journal:
+        run.journal.write("driver_started", started_at=started_at)
+    workers = run.capacity()
+    result = Result(
+        mode=settings.mode, problem=run.problem.name, workers=workers, seed=settings.seed,
+        history=run.history, started_at=started_at, minimum=run.problem.minimum,
+        dispatch_latencies_s=run.dispatch_latencies_s,
+    )
+    try:
+        optimizer = optimizer_factory()
+        loop = run_async if settings.mode == "async" else run_sync
+        loop(run, optimizer)
+        # A run stopped early still gathers what it paid for.
+        run.gather(list(run.in_flight))
+        run.publisher.publish("finished", wall_s=result.wall_s)
+    finally:
+        run.cancel_all()
+        run.progress.close()
+    if run.too_many_failures():
+        result.stopped_early = f"{run.failed} evaluations failed (max_failures={settings.max_failures})"
+    if run.journal:
+        run.journal.write("finished", metrics=result.metrics())
+    return result
+
+
+def _make_optimizer(problem: Problem, settings: Settings, history: list[Evaluation], workers: int):
+    from .optimizer import Optimizer
+
+    ok = [e for e in history if e.ok]
+    if not ok:
+        errors = "; ".join(sorted({str(e.error) for e in history})[:3])
+        raise RunStopped(
+            f"no evaluation of the initial design succeeded, so there is no data to model"
+            f" (errors: {errors})"
+        )
+    return Optimizer(
+        problem.lower, problem.upper, np.array([e.x for e in ok]), np.array([[e.y] for e in ok]),
+        asynchronous=settings.mode == "async", batch_size=workers,
+        refit_fraction=settings.refit_fraction,
+    )
+
+
+def optimize(
+    problem: Problem | str,
+    *,
+    client: Client | None = None,
+    mode: str = "async",
+    evaluations: int = 30,
+    initial: int = 3,
+    seed: int | None = 0,
+    out: str | Path | None = None,
+    progress: bool = True,
+    initial_data: list[Evaluation] | None = None,
+    max_failures: int | None = None,
+    timeout_s: float | None = None,
+    workers: int = 3,
+    refit_fraction: float = 0.1,
+) -> Result:
+    """Minimise ``problem`` on a Dask cluster.
+
+    :param problem: A :class:`Problem` or the name of a benchmark problem.
+    :param client: The cluster to run on; ``None`` starts a local one of ``workers`` processes.
+    :param mode: ``"async"`` (refill each worker at once) or ``"sync"`` (whole batches).
+    :param evaluations: Evaluations after the initial design.
+    :param initial: Points in the initial design (ignored when ``initial_data`` is given).
+    :param out: A folder for ``journal.jsonl``, ``history.csv``, ``result.json``, ``regret.png``.
+    :param initial_data: Evaluations to start from instead of a new initial design.
+    :return: The :class:`Result`; if the run stops early (``max_failures``), it says why in
+        ``stopped_early``.
+    """
+    if isinstance(problem, str):
+        problem = get_problem(problem)
+    settings = Settings(mode, evaluations, initial, seed, max_failures, timeout_s, refit_fraction)
+    client, owned = _connect_default(client, workers)
+    journal = Journal(Path(out) / JOURNAL_NAME) if out is not None else None
+    try:
+        if journal:
+            journal.write("start", config={"settings": settings.__dict__, "problem": problem.describe()})
+        history = [replace(e) for e in initial_data] if initial_data else []
+        next_id = max((e.id for e in history), default=-1) + 1
+        run = _Run(client, problem, settings, history, journal, progress, next_id)
+        if initial_data:
+            for record in history:
+                if journal:
+                    journal.evaluated(record)
+        else:
+            run.initial_design(initial, seed)
+        width = run.capacity()
+        result = _drive(run, lambda: _make_optimizer(problem, settings, history, width))
+        if out is not None:
+            result.save(out)
+        return result
+    finally:
+        if journal:
+            journal.close()
+        if owned:
+            client.close()
+            client.cluster.close()
+
+
+def compare(
+    problem: Problem | str,
+    *,
+    client: Client | None = None,
+    evaluations: int = 30,
+    initial: int = 3,
+    seed: int | None = 0,
+    out: str | Path | None = None,
+    progress: bool = True,
+    workers: int = 3,
+    **options: Any,
+) -> dict[str, Result]:
+    """Run sync, then async, from the same initial data on the same cluster.
+
+    Writes ``out/sync/``, ``out/async/``, ``out/comparison.png`` and ``out/comparison.json``.
+    """
+    if isinstance(problem, str):
+        problem = get_problem(problem)
+    client, owned = _connect_default(client, workers)
+    try:
+        seeding = _Run(client, problem, Settings(initial=initial, seed=seed), [], None, False, 0)
+        seeding.initial_design(initial, seed)
+        results = {}
+        for mode in ("sync", "async"):
+            results[mode] = optimize(
+                problem, client=client, mode=mode, evaluations=evaluations, seed=seed,
+                out=None if out is None else Path(out) / mode, progress=progress,
+                initial_data=seeding.history, **options,
+            )
+        if out is not None:
+            save_comparison(results, Path(out))
+        return results
+    finally:
+        if owned:
+            client.close()
+            client.cluster.close()
+
+
+def save_comparison(results: dict[str, Result], out: Path) -> None:
+    import json
+
+    from .plotting import plot_comparison
+
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {mode: r.metrics() for mode, r in results.items()}
+    if "sync" in results and "async" in results and summary["async"]["wall_s"]:
+        summary["speedup"] = summary["sync"]["wall_s"] / summary["async"]["wall_s"]
+    (out / "comparison.json").write_text(json.dumps(summary, indent=2) + "\n")
+    plot_comparison(results, out / "comparison.png")
+
+
+def resume(
+    out: str | Path,
+    *,
+    client: Client | None = None,
+    objective: Callable | None = None,
+    progress: bool = True,
+    workers: int = 3,
+) -> Result:
+    """Continue an interrupted run from its journal and finish its original budget.
+
+    Every evaluation the journal recorded is kept; the points that were in flight are sent
+    again under their own ids.
+
+    :param objective: The objective, for runs of a Python function the journal cannot name.
+    """
+    out = Path(out)
+    config, history, in_flight = journal_state(read_journal(out))
+    settings = Settings(**config["settings"])
+    problem = problem_from_description(config["problem"], objective)
+    client, owned = _connect_default(client, workers)
+    journal = Journal(out / JOURNAL_NAME)
+    try:
+        journal.write("resumed", in_flight=[s["id"] for s in in_flight])
+        ids = [e.id for e in history] + [s["id"] for s in in_flight]
+        run = _Run(client, problem, settings, history, journal, progress, max(ids, default=-1) + 1)
+        initial_left = [s for s in in_flight if s["proposal"] == INITIAL]
+        driven_left = [s for s in in_flight if s["proposal"] != INITIAL]
+        if initial_left:
+            run.gather([run.submit(np.array(s["x"]), INITIAL, s["id"]) for s in initial_left])
+        if not any(e.proposal == INITIAL for e in history):
+            run.initial_design(settings.initial, settings.seed)
+        driver_starts = [e for e in read_journal(out) if e["event"] == "driver_started"]
+        started_at = driver_starts[0]["started_at"] if driver_starts else None
+        width = run.capacity()
+
+        def rebuild():
+            optimizer = _make_optimizer(problem, settings, run.history, width)
+            for s in driven_left:
+                x = np.array(s["x"], dtype=np.float64)
+                optimizer.add_pending(x[None, :])
+                run.submit(x, s["proposal"], s["id"])
+            return optimizer
+
+        result = _drive(run, rebuild, started_at)
+        result.save(out)
+        return result
+    finally:
+        journal.close()
+        if owned:
+            client.close()
+            client.cluster.close()
+
+
+def problem_from_description(description: dict[str, Any], objective: Callable | None = None) -> Problem:
+    """Rebuild a :class:`Problem` from :meth:`Problem.describe`."""
+    spec = description.get("spec")
+    delay_scale = description.get("delay_scale", 0.0)
+    if objective is None and spec is not None and ":" not in spec:
+        return get_problem(spec, delay_scale)
+    if objective is None:
+        if spec is None:
+            raise ValueError(
+                "the journal's objective was a Python function: pass it again (objective=...)"
+            )
+        objective = load_objective(spec)
+    return Problem(
+        objective=objective, lower=description["lower"], upper=description["upper"],
+        name=description["name"], minimum=description.get("minimum"),
+        batch=description.get("batch"), delay_scale=delay_scale, spec=spec,
+    )

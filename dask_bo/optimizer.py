@@ -1,0 +1,170 @@
+"""The one ask/tell core, over trieste's ask/tell optimizer.
+
+It adds what a cluster needs and trieste leaves to its caller: the bookkeeping of pending
+points (asked, not yet observed), the removal of points that will never be observed (failed,
+lost, or asked and never sent), and a schedule for hyperparameter refits, so that telling a
+result is cheap and the expensive refit runs when the driver chooses.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+import tensorflow as tf
+from trieste.acquisition import LocalPenalization
+from trieste.acquisition.rule import (
+    AsynchronousGreedy,
+    AsynchronousRuleState,
+    EfficientGlobalOptimization,
+)
+from trieste.ask_tell_optimization import AskTellOptimizerABC
+from trieste.data import Dataset
+from trieste.models.gpflow import GaussianProcessRegression, build_gpr
+from trieste.models.utils import optimize_model_and_save_result
+from trieste.space import Box
+
+tf.get_logger().setLevel("ERROR")
+
+
+class _AskTell(AskTellOptimizerABC):
+    """Trieste's ask/tell optimizer whose tell refits hyperparameters only when asked to."""
+
+    fit_on_update = True
+
+    def update_model(self, model, dataset: Dataset) -> None:
+        model.update(dataset)
+        if self.fit_on_update:
+            optimize_model_and_save_result(model, dataset)
+
+
+class Optimizer:
+    """Gaussian-process BO with Local Penalization, asynchronous or in synchronous batches.
+
+    :param lower: Lower bounds [D].
+    :param upper: Upper bounds [D].
+    :param x: Initial points [N, D], N >= 1.
+    :param y: Their values [N, 1].
+    :param asynchronous: ``True``: :class:`AsynchronousGreedy` asks ``ask_size`` points at a
+        time, taking pending points into account; ``False``: :class:`EfficientGlobalOptimization`
+        asks batches of ``batch_size``.
+    :param batch_size: The synchronous batch size.
+    :param refit_fraction: Refit hyperparameters once the data has grown by this fraction
+        since the last fit (at least one point); 0 refits on every tell.
+    :param num_samples: Samples Local Penalization uses to estimate the Lipschitz constant.
+    """
+
+    def __init__(
+        self,
+        lower,
+        upper,
+        x: np.ndarray,
+        y: np.ndarray,
+        *,
+        asynchronous: bool = True,
+        batch_size: int = 1,
+        refit_fraction: float = 0.1,
+        num_samples: int = 2000,
+    ):
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64).reshape(-1, 1)
+        if x.ndim != 2 or len(x) < 1 or len(x) != len(y):
+            raise ValueError(
+                f"initial data needs x [N, D] and y [N, 1] with N >= 1, got x {x.shape}"
+                f" and y {y.shape}"
+            )
+        self.search_space = Box(list(lower), list(upper))
+        self.asynchronous = asynchronous
+        self.refit_fraction = refit_fraction
+        data = Dataset(tf.constant(x), tf.constant(y))
+        model = GaussianProcessRegression(
+            build_gpr(data, self.search_space, likelihood_variance=1e-7)
+        )
+        penalization = LocalPenalization(self.search_space, num_samples=num_samples)
+        if asynchronous:
+            rule = AsynchronousGreedy(builder=penalization)
+        else:
+            rule = EfficientGlobalOptimization(
+                num_query_points=batch_size, builder=penalization
+            )
+        self._ask_tell = _AskTell(self.search_space, data, model, rule)
+        self._fitted_size = len(x)
+        self._pending: list[np.ndarray] = []
+        # Drivers add and drop pending points from the thread that runs the loop while another
+        # thread asks: the list is the only state they share.
+        self._lock = threading.Lock()
+
+    @property
+    def dataset_size(self) -> int:
+        return int(self._ask_tell.dataset.query_points.shape[0])
+
+    @property
+    def pending_points(self) -> np.ndarray:
+        """Points asked for and not yet observed or forgotten [P, D]."""
+        with self._lock:
+            return np.array(self._pending).reshape(-1, self.search_space.dimension)
+
+    def ask(self, n: int = 1) -> np.ndarray:
+        """The next ``n`` points [n, D], which become pending (asynchronous mode).
+
+        In synchronous mode the rule's batch is asked and its first ``n`` points returned.
+        """
+        if self.asynchronous:
+            points = []
+            for _ in range(n):
+                with self._lock:
+                    pending = list(self._pending)
+                state = AsynchronousRuleState(tf.constant(np.array(pending)) if pending else None)
+                # Pending points are ours to keep (trieste cannot know of points that failed),
+                # so the rule starts every ask from our set.
+                self._ask_tell._acquisition_state = state
+                point = self._ask_tell.ask().numpy()[0]
+                with self._lock:
+                    self._pending.append(point)
+                points.append(point)
+            return np.array(points).reshape(n, -1)
+        return self._ask_tell.ask().numpy()[:n]
+
+    def add_pending(self, x: np.ndarray) -> None:
+        """Mark points [N, D] proposed elsewhere as pending, so the rule avoids them."""
+        with self._lock:
+            self._pending.extend(np.asarray(x, dtype=np.float64).reshape(len(x), -1))
+
+    def forget(self, x: np.ndarray) -> None:
+        """Drop points [N, D] that will never be observed from the pending set."""
+        with self._lock:
+            for point in np.asarray(x, dtype=np.float64).reshape(len(x), -1):
+                for i, p in enumerate(self._pending):
+                    if np.array_equal(p, point):
+                        del self._pending[i]
+                        break
+
+    def tell(self, x: np.ndarray, y: np.ndarray, refit: bool | None = None) -> bool:
+        """Add observations x [N, D], y [N, 1] to the model; return whether it refitted.
+
+        :param refit: Refit hyperparameters now (``True``), never (``False``) or when the
+            schedule says (``None``).
+        """
+        x = np.asarray(x, dtype=np.float64).reshape(-1, self.search_space.dimension)
+        y = np.asarray(y, dtype=np.float64).reshape(-1, 1)
+        self.forget(x)
+        if refit is None:
+            refit = self.refit_due(len(x))
+        self._ask_tell.fit_on_update = refit
+        self._ask_tell.tell(Dataset(tf.constant(x), tf.constant(y)))
+        if refit:
+            self._fitted_size = self.dataset_size
+        return refit
+
+    def refit_due(self, extra: int = 0) -> bool:
+        size = self.dataset_size + extra
+        return size - self._fitted_size >= max(1, int(self.refit_fraction * self._fitted_size))
+
+    def refit(self) -> None:
+        """Refit the hyperparameters on all data now."""
+        model = self._ask_tell.model
+        optimize_model_and_save_result(model, self._ask_tell.dataset)
+        self._fitted_size = self.dataset_size
