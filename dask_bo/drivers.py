@@ -128,11 +128,10 @@ class _Run:
         self.in_flight[future] = (eval_id, x, proposal, submitted_at)
         if proposal != INITIAL:
             self.submitted += 1
+        event = {"id": eval_id, "x": [float(v) for v in x], "proposal": proposal, "submitted_at": submitted_at}
         if self.journal:
-            self.journal.write(
-                "submitted", id=eval_id, x=[float(v) for v in x], proposal=proposal,
-                submitted_at=submitted_at,
-            )
+            self.journal.write("submitted", **event)
+        self.publisher.publish("submitted", **event)
         return future
 
     def collect(self, future: Future) -> Evaluation:
@@ -328,11 +327,17 @@ def _connect_default(client: Client | None, workers: int) -> tuple[Client, bool]
 def _drive(
     run: _Run, optimizer_factory: Callable[[], Any], started_at: float | None = None
 ) -> Result:
+    from . import optimizer  # noqa: F401  (TensorFlow's import is start-up, not driver work)
+
     settings = run.settings
     started_at = started_at or time.time()
     if run.journal:
         run.journal.write("driver_started", started_at=started_at)
     workers = run.capacity()
+    run.publisher.publish(
+        "started", mode=settings.mode, problem=run.problem.name, budget=settings.evaluations,
+        workers=workers, started_at=started_at, minimum=run.problem.minimum, dim=run.problem.dim,
+    )
     result = Result(
         mode=settings.mode, problem=run.problem.name, workers=workers, seed=settings.seed,
         history=run.history, started_at=started_at, minimum=run.problem.minimum,
