@@ -1,0 +1,127 @@
+"""The notebooks run from top to bottom: executed with nbclient in a fresh kernel, fast settings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+KERNEL = "python3"
+CELL_TIMEOUT_S = 300
+
+
+@pytest.fixture(scope="module")
+def kernel_name() -> str:
+    """The ``python3`` kernel, its spec installed for this user if Jupyter lacks one."""
+    from jupyter_client.kernelspec import find_kernel_specs
+
+    if KERNEL not in find_kernel_specs():
+        from ipykernel.kernelspec import install
+
+        install(user=True, kernel_name=KERNEL)
+    assert KERNEL in find_kernel_specs(), f"no {KERNEL!r} kernel, got {find_kernel_specs()}"
+    return KERNEL
+
+
+def execute(name: str, cwd: Path, kernel_name: str, monkeypatch) -> nbformat.NotebookNode:
+    """Run ``notebooks/<name>`` in ``cwd`` with a small workload; fail on the first error."""
+    monkeypatch.setenv("DASK_BO_NOTEBOOK_DELAY", "0.2")
+    monkeypatch.setenv("DASK_BO_NOTEBOOK_EVALUATIONS", "6")
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+    monkeypatch.delenv("DASK_BO_SCHEDULER", raising=False)
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    client = nbclient.NotebookClient(
+        notebook, kernel_name=kernel_name, timeout=CELL_TIMEOUT_S,
+        resources={"metadata": {"path": str(cwd)}},
+    )
+    try:
+        client.execute()
+    except nbclient.exceptions.CellExecutionError as error:
+        pytest.fail(f"{name} failed:\n{error}")
+    finally:
+        nbformat.write(notebook, cwd / name)  # the executed copy, outputs included, to inspect
+    return notebook
+
+
+def errors(notebook) -> list[str]:
+    return [
+        f"{output.get('ename')}: {output.get('evalue')}"
+        for cell in notebook.cells if cell.cell_type == "code"
+        for output in cell.outputs if output.output_type == "error"
+    ]
+
+
+def tagged_text(notebook, tag: str) -> str:
+    """The plain-text output of the code cell tagged ``tag``."""
+    cells = [c for c in notebook.cells if tag in c.get("metadata", {}).get("tags", [])]
+    assert len(cells) == 1, f"expected one cell tagged {tag!r}, got {len(cells)}"
+    parts = []
+    for output in cells[0].outputs:
+        if output.output_type == "stream":
+            parts.append(output.text)
+        elif output.output_type in ("display_data", "execute_result"):
+            parts.append(output.get("data", {}).get("text/plain", ""))
+    return "\n".join(parts)
+
+
+def images(notebook) -> int:
+    return sum(
+        "image/png" in output.get("data", {})
+        for cell in notebook.cells if cell.cell_type == "code"
+        for output in cell.outputs
+    )
+
+
+@pytest.mark.timeout(1200)  # a whole notebook; the cells have their own limit
+def test_async_vs_sync(tmp_path, kernel_name, monkeypatch):
+    notebook = execute("async_vs_sync.ipynb", tmp_path, kernel_name, monkeypatch)
+
+    assert errors(notebook) == []
+    metrics = tagged_text(notebook, "metrics")
+    assert "async" in metrics and "sync" in metrics, metrics
+    assert "speedup" in metrics, metrics
+    assert images(notebook) >= 3, "expected the comparison and two timelines"
+
+    out = tmp_path / "async_vs_sync"
+    for path in ("comparison.png", "comparison.json", "sync_timeline.png", "async_timeline.png"):
+        assert (out / path).is_file(), f"missing {path}"
+    for mode in ("sync", "async"):
+        for path in ("history.csv", "result.json", "journal.jsonl", "timeline.png"):
+            assert (out / mode / path).is_file(), f"missing {mode}/{path}"
+        result = json.loads((out / mode / "result.json").read_text())
+        assert result["mode"] == mode
+        assert result["evaluations"] == 6
+        assert result["failed"] == 0
+        assert result["best_regret"] is not None
+    comparison = json.loads((out / "comparison.json").read_text())
+    assert {"sync", "async", "speedup"} <= set(comparison)
+
+
+@pytest.mark.timeout(1200)
+def test_your_own_objective(tmp_path, kernel_name, monkeypatch):
+    notebook = execute("your_own_objective.ipynb", tmp_path, kernel_name, monkeypatch)
+
+    assert errors(notebook) == []
+    metrics = tagged_text(notebook, "metrics")
+    assert "async" in metrics and "ripple-bowl-3d" in metrics, metrics
+    assert images(notebook) >= 3, "expected the regret, timeline and points plots"
+
+    out = tmp_path / "your_own_objective"
+    for path in ("history.csv", "result.json", "journal.jsonl", "regret.png", "timeline.png",
+                 "points.png"):
+        assert (out / path).is_file(), f"missing {path}"
+    result = json.loads((out / "result.json").read_text())
+    assert result["evaluations"] == 6
+    assert result["failed"] == 0
+    assert len(result["best_x"]) == 3
+    assert result["best_regret"] >= 0
+
+    # The last cell stopped the scheduler and the workers the notebook started, cleanly.
+    last = notebook.cells[-1]
+    text = "".join(o.get("text", "") for o in last.outputs if o.output_type == "stream")
+    assert "exit codes: [0, 0, 0]" in text, text
