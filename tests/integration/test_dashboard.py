@@ -1,0 +1,325 @@
+"""The dask_bo dashboard page: its pure data functions on synthetic events, the page's data
+sources fed by a real run on a real scheduler, and the page rendered in headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from distributed import Client, LocalCluster
+
+from dask_bo.cluster import dashboard_page_link
+from dask_bo.dashboard import REGRET_FLOOR, dask_bo_doc, page_data, runs, summary, summary_html
+from dask_bo.progress import EVENT_TOPIC
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+WAIT_S = 60
+
+
+# -- synthetic events ----------------------------------------------------------------------
+def started(run, t, minimum=0.0, dim=2, budget=3, mode="async", problem="toy"):
+    return {"run": run, "kind": "started", "mode": mode, "problem": problem, "budget": budget,
+            "workers": 2, "started_at": t, "minimum": minimum, "dim": dim}
+
+
+def submitted(run, i, t, x=(0.5, 0.5), proposal="ei"):
+    return {"run": run, "kind": "submitted", "id": i, "x": list(x), "proposal": proposal,
+            "submitted_at": t}
+
+
+def evaluated(run, i, t_sub, t_start, t_end, y, status="ok", x=(0.5, 0.5), worker="tcp://w:1",
+              proposal="ei"):
+    return {"run": run, "kind": "evaluated", "id": i, "x": list(x), "y": y, "status": status,
+            "proposal": proposal, "worker": worker, "submitted_at": t_sub, "started_at": t_start,
+            "finished_at": t_end, "duration_s": None if t_start is None else t_end - t_start,
+            "error": None if status == "ok" else "ValueError: boom"}
+
+
+def two_runs():
+    """Run "a" (started at 100): one initial point before the start, three driven points, the
+    second of which fails; one still in flight. Then run "b", interleaved, with a 1-D problem."""
+    return [
+        submitted("a", 0, 99.0, x=(0.1, 0.9), proposal="initial"),
+        evaluated("a", 0, 99.0, 99.2, 99.5, 5.0, x=(0.1, 0.9), proposal="initial"),
+        started("a", 100.0, minimum=1.0),
+        submitted("a", 1, 100.5, x=(0.2, 0.8)),
+        submitted("a", 2, 101.0, x=(0.3, 0.7)),
+        started("b", 101.5, minimum=None, dim=1, mode="sync", problem="line"),
+        submitted("b", 0, 101.6, x=(0.4,)),
+        evaluated("a", 1, 100.5, 100.6, 102.0, 3.0, x=(0.2, 0.8), worker="tcp://w:1"),
+        submitted("a", 3, 102.1, x=(0.4, 0.6)),
+        evaluated("a", 2, 101.0, 101.1, 103.0, None, status="failed", x=(0.3, 0.7), worker="tcp://w:2"),
+        evaluated("b", 0, 101.6, 101.7, 103.5, -2.0, x=(0.4,)),
+        evaluated("a", 4, 102.5, None, 104.0, None, status="lost", worker=None),
+    ]
+
+
+# -- pure functions ----------------------------------------------------------------------------
+def test_runs_lists_each_run_once_oldest_first_with_its_label():
+    events = [submitted("c", 0, 1.0, proposal="initial")] + two_runs()
+    found = runs(events)
+    assert [r["run"] for r in found] == ["c", "a", "b"]
+    assert [r["label"] for r in found] == ["c · ? · initial design", "a · async · toy", "b · sync · line"]
+    assert found[1]["minimum"] == 1.0 and found[2]["dim"] == 1
+
+
+def test_page_data_shows_one_run_on_its_own_clock():
+    data = page_data(two_runs(), "a")
+    # Times are seconds since run a's driver started; its initial design came before.
+    assert data["points"]["t"] == [-0.5, 2.0]
+    assert data["points"]["y"] == [5.0, 3.0]
+    assert data["points"]["id"] == [0, 1]  # run b's point 0 is not mixed in
+    assert (data["points"]["x0"], data["points"]["x1"]) == ([0.1, 0.2], [0.9, 0.8])
+    # The best value steps down at each improvement and carries on to the last evaluation.
+    assert data["best"] == {"t": [-0.5, 2.0, 4.0], "best": [5.0, 3.0, 3.0], "regret": [4.0, 2.0, 2.0]}
+
+
+def test_page_data_counts_statuses_and_marks_failures():
+    data = page_data(two_runs(), "a")
+    assert data["status"] == {"t": [-0.5, 2.0, 3.0, 4.0], "ok": [1, 2, 2, 2], "failed": [0, 0, 1, 1],
+                              "timeout": [0, 0, 0, 0], "lost": [0, 0, 0, 1]}
+    assert data["failures"]["id"] == [2, 4]
+    assert data["failures"]["status"] == ["failed", "lost"]
+    assert data["failures"]["error"] == ["ValueError: boom"] * 2
+    assert data["failures"]["x0"] == [0.3, 0.5]
+
+
+def test_page_data_counts_evaluations_in_flight():
+    data = page_data(two_runs(), "a")
+    # Submissions at -1, 0.5, 1, 2.1, (id 4 known only from its result) 2.5; results at -0.5,
+    # 2, 3, 4.
+    assert data["in_flight"]["t"] == pytest.approx([-1.0, -0.5, 0.5, 1.0, 2.0, 2.1, 2.5, 3.0, 4.0])
+    assert data["in_flight"]["n"] == [1, 0, 1, 2, 1, 2, 3, 2, 1]
+    assert summary(two_runs(), "a")["in_flight"] == 1  # id 3 is still out
+
+
+def test_page_data_timeline_has_a_bar_per_evaluation_that_reached_a_worker():
+    bars = page_data(two_runs(), "a")["timeline"]
+    # The lost evaluation never started on a worker: no bar.
+    assert bars["id"] == [0, 1, 2]
+    assert bars["worker"] == ["tcp://w:1", "tcp://w:1", "tcp://w:2"]
+    assert bars["start"] == pytest.approx([-0.8, 0.6, 1.1])
+    assert bars["end"] == pytest.approx([-0.5, 2.0, 3.0])
+    assert bars["status"] == ["ok", "ok", "failed"]
+    assert bars["color"][0] != bars["color"][2]
+
+
+def test_page_data_without_minimum_and_in_one_dimension():
+    data = page_data(two_runs(), "b")
+    assert data["best"]["regret"] == [None, None]
+    assert data["points"]["regret"] == [None]
+    assert (data["points"]["x0"], data["points"]["x1"]) == ([0.4], [0.0])
+    assert data["points"]["t"] == pytest.approx([2.0])
+
+
+def test_regret_is_clamped_for_the_log_axis():
+    events = [started("r", 0.0, minimum=1.0),
+              evaluated("r", 0, 0.0, 0.1, 0.2, 1.0 - 1e-9)]
+    assert page_data(events, "r")["best"]["regret"] == [REGRET_FLOOR, REGRET_FLOOR]
+
+
+def test_page_data_of_a_run_not_started_yet_and_of_no_run():
+    events = [submitted("c", 0, 50.0, proposal="initial"), submitted("c", 1, 50.5, proposal="initial")]
+    data = page_data(events, "c")
+    assert data["in_flight"] == {"t": [0.0, 0.5], "n": [1, 2]}  # time zero: the first submission
+    assert data["points"]["y"] == []
+    assert all(not column for columns in page_data([], "x").values() for column in columns.values())
+
+
+def test_summary():
+    s = summary(two_runs(), "a")
+    assert s == {"run": "a", "mode": "async", "problem": "toy", "workers": 2, "budget": 3,
+                 "done": 3, "in_flight": 1, "failed": 2, "best_y": 3.0, "best_regret": 2.0,
+                 "wall_s": None}
+    text = summary_html(s)
+    for part in ("3/3", "in flight <b>1</b>", "failed <b>2</b>", "best y <b>3</b>", "running"):
+        assert part in text
+    finished = summary(two_runs() + [{"run": "b", "kind": "finished", "wall_s": 2.5}], "b")
+    assert finished["wall_s"] == 2.5 and finished["best_regret"] is None
+    assert "finished in 2.5 s" in summary_html(finished)
+
+
+# -- a real scheduler --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def dashboard_cluster():
+    """A cluster whose scheduler preloads the page, as ``dask_bo.connect()`` makes one."""
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address="127.0.0.1:0", scheduler_kwargs={"preload": ["dask_bo.dashboard"]},
+    ) as cluster, Client(cluster) as client:
+        yield cluster, client
+
+
+def _optimize(client, evaluations: int, initial: int):
+    from dask_bo.drivers import optimize
+    from dask_bo.problems import get_problem
+
+    return optimize(get_problem("scaled-branin", delay_scale=0.3), client=client,
+                    evaluations=evaluations, initial=initial, progress=False)
+
+
+def _latest_started_run(client) -> str:
+    events = client.get_events(EVENT_TOPIC)
+    return [msg["run"] for _, msg in events if msg.get("kind") == "started"][-1]
+
+
+# Every <canvas> in the page, looking inside Bokeh's shadow roots.
+_CANVASES_JS = """
+function walk(root, out) {
+  for (const el of root.querySelectorAll('*')) {
+    if (el.tagName === 'CANVAS') out.push(el);
+    if (el.shadowRoot) walk(el.shadowRoot, out);
+  }
+  return out;
+}
+const canvases = walk(document, []);
+"""
+
+# Pixels painted in the colour of "ok" (the timeline's bars, the status plot's ok line).
+_OK_PIXELS_JS = _CANVASES_JS + """
+let hits = 0;
+for (const c of canvases) {
+  if (!c.width || !c.height) continue;
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  for (let i = 0; i < d.length; i += 4)
+    if (d[i] === 0x1f && d[i + 1] === 0x77 && d[i + 2] === 0xb4 && d[i + 3] === 255) hits++;
+}
+return hits;
+"""
+
+_SOURCE_LENGTH_JS = """
+if (!window.Bokeh || !Bokeh.documents || !Bokeh.documents.length) return -1;
+const source = Bokeh.documents[0].get_model_by_name(arguments[0]);
+if (!source) return -1;
+const data = source.data instanceof Map ? Object.fromEntries(source.data) : source.data;
+const columns = Object.values(data);
+return columns.length ? columns[0].length : 0;
+"""
+
+_MODEL_TEXT_JS = """
+const model = Bokeh.documents[0].get_model_by_name(arguments[0]);
+return model ? String(model[arguments[1]]) : null;
+"""
+
+
+def _chromium(tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--window-size=1500,1300",
+                f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"needs Chromium at {CHROMIUM} (apt install chromium chromium-driver)")
+def test_page_renders_a_live_run_in_chromium(dashboard_cluster, tmp_path):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    cluster, client = dashboard_cluster
+    url = dashboard_page_link(client)
+    assert url and url.endswith("/individual-dask-bo"), url
+
+    outcome = {}
+
+    def run():
+        try:
+            outcome["result"] = _optimize(client, evaluations=8, initial=3)
+        except BaseException as error:  # reported by the test thread
+            outcome["error"] = error
+
+    runner = threading.Thread(target=run, daemon=True)
+    driver = _chromium(tmp_path)
+    try:
+        runner.start()
+        driver.get(url)
+        wait = WebDriverWait(driver, WAIT_S)
+        # The plots are drawn: Bokeh made canvases for them (five plots are visible).
+        wait.until(lambda d: d.execute_script(_CANVASES_JS + "return canvases.filter(c => c.width > 100).length;") >= 5)
+        # Evaluations reach the browser while the run is going on.
+        wait.until(lambda d: d.execute_script(_SOURCE_LENGTH_JS, "timeline") > 0)
+        runner.join(timeout=180)
+        assert not runner.is_alive(), "the optimization did not finish within 180 s"
+        assert "error" not in outcome, outcome.get("error")
+        run_id = _latest_started_run(client)
+        # The page follows the run to its end: 3 initial + 8 evaluations, all on the 2 workers.
+        wait.until(lambda d: d.execute_script(_SOURCE_LENGTH_JS, "timeline") == 11)
+        wait.until(lambda d: "finished" in (d.execute_script(_MODEL_TEXT_JS, "summary", "text") or ""))
+        text = driver.execute_script(_MODEL_TEXT_JS, "summary", "text")
+        assert run_id in text and "done <b>8/8</b>" in text and "in flight <b>0</b>" in text, text
+        assert driver.execute_script(_MODEL_TEXT_JS, "run_select", "value") == run_id
+        points = driver.execute_script(_SOURCE_LENGTH_JS, "points")
+        failures = driver.execute_script(_SOURCE_LENGTH_JS, "failures")
+        assert points + failures == 11
+        assert driver.execute_script(_SOURCE_LENGTH_JS, "best") >= 2
+        workers = driver.execute_script(
+            "const data = Bokeh.documents[0].get_model_by_name('timeline').data;"
+            "return new Set(data instanceof Map ? data.get('worker') : data.worker).size;")
+        assert workers == 2
+        # The data became pixels: bars and lines in the "ok" colour are on the canvases.
+        wait.until(lambda d: d.execute_script(_OK_PIXELS_JS) > 500)
+        errors = [e for e in driver.get_log("browser")
+                  if e["level"] == "SEVERE" and "favicon" not in e["message"]]
+        assert not errors, errors
+        artifacts = REPO / "test-artifacts"
+        artifacts.mkdir(exist_ok=True)
+        assert driver.save_screenshot(str(artifacts / "dashboard.png"))
+    finally:
+        driver.quit()
+        runner.join(timeout=180)
+
+
+def test_events_published_by_the_driver_reach_the_page_sources(dashboard_cluster):
+    from bokeh.document import Document
+
+    cluster, client = dashboard_cluster
+    doc = Document()
+    dask_bo_doc(cluster.scheduler, {}, doc)  # the scheduler runs in this process
+    (callback,) = doc.session_callbacks
+    points, timeline = doc.get_model_by_name("points"), doc.get_model_by_name("timeline")
+    select, info = doc.get_model_by_name("run_select"), doc.get_model_by_name("summary")
+    runs_before = len(select.options)
+
+    result = _optimize(client, evaluations=3, initial=2)
+    run_id = _latest_started_run(client)
+    callback.callback()  # the page's periodic update
+
+    # The page moved on to the new run and shows all of it.
+    assert select.value == run_id
+    assert len(select.options) == runs_before + 1
+    assert select.options[0][1] == f"{run_id} · async · scaled-branin"
+    ok = [e for e in result.history if e.ok]
+    assert sorted(points.data["y"]) == sorted(e.y for e in ok)
+    assert len(doc.get_model_by_name("failures").data["id"]) == len(result.history) - len(ok)
+    assert sorted(timeline.data["id"]) == sorted(e.id for e in result.history)
+    assert set(timeline.data["worker"]) <= set(client.scheduler_info()["workers"])
+    assert doc.get_model_by_name("status").data["ok"][-1] == len(ok)
+    assert doc.get_model_by_name("in_flight").data["n"][-1] == 0
+    assert "done <b>3/3</b>" in info.text and "finished" in info.text
+
+    # Another run starts (its events published by hand): the page follows it...
+    # The scheduler stores an event before it forwards it to subscribers.
+    stored = threading.Event()
+    client.subscribe_topic(EVENT_TOPIC, lambda event: event[1]["run"] == "manual" and stored.set())
+    try:
+        client.log_event(EVENT_TOPIC, started("manual", time.time(), problem="by-hand"))
+        assert stored.wait(WAIT_S), "the scheduler did not receive the event"
+    finally:
+        client.unsubscribe_topic(EVENT_TOPIC)
+    callback.callback()
+    assert select.value == "manual" and points.data["y"] == []
+    # ...until the user picks the earlier run, which then stays shown.
+    select.value = run_id
+    assert sorted(points.data["y"]) == sorted(e.y for e in ok)
+    callback.callback()
+    assert select.value == run_id and "done <b>3/3</b>" in info.text
