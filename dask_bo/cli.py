@@ -106,11 +106,9 @@ def _client(scheduler: str | None, workers: int, security):
     return client
 
 
-def _close(client, scheduler: str | None) -> None:
+def _close(client) -> None:
     try:
         client.close()
-        if scheduler is None:
-            client.cluster.close()
     except Exception:  # the cluster may already be gone; there is nothing left to save
         pass
 
@@ -180,7 +178,7 @@ def run(mode, scheduler, workers, problem, objective, bounds, evaluations, initi
             out=out, progress=not no_progress, max_failures=max_failures, timeout_s=timeout,
         )
     finally:
-        _close(client, scheduler)
+        _close(client)
     click.echo(_summary_table({mode: result.metrics()}))
     if out:
         click.echo(f"wrote {out}/journal.jsonl, history.csv, result.json, regret.png")
@@ -205,7 +203,7 @@ def compare(scheduler, workers, problem, objective, bounds, evaluations, initial
             progress=not no_progress, max_failures=max_failures, timeout_s=timeout,
         )
     finally:
-        _close(client, scheduler)
+        _close(client)
     click.echo(_summary_table({mode: r.metrics() for mode, r in results.items()}))
     sync_s, async_s = results["sync"].wall_s, results["async"].wall_s
     if async_s:
@@ -238,7 +236,7 @@ def resume(directory, scheduler, workers, tls_ca_file, tls_cert, tls_key, no_pro
     try:
         result = resume_run(directory, client=client, progress=not no_progress)
     finally:
-        _close(client, scheduler)
+        _close(client)
     click.echo(_summary_table({result.mode: result.metrics()}))
 
 

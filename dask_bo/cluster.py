@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from distributed import Client, LocalCluster
+from distributed import Client
 
 logger = logging.getLogger("dask_bo")
 
@@ -40,11 +40,13 @@ def connect(
         dashboard); if the port is taken, another is chosen.
     :param timeout_s: How long to try to reach the scheduler before giving up.
     :raise OSError: If the scheduler cannot be reached within ``timeout_s``.
+    :return: The client; closing it also closes the embedded cluster.
     """
     if n_workers < 1:
         raise ValueError(f"n_workers must be at least 1, got {n_workers}")
     if address is None:
-        cluster = LocalCluster(
+        # A Client that starts its own LocalCluster also closes it with itself.
+        client = Client(
             n_workers=n_workers,
             threads_per_worker=threads_per_worker,
             processes=True,
@@ -54,7 +56,6 @@ def connect(
             security=security,
             **cluster_kwargs,
         )
-        client = Client(cluster, security=security)
     else:
         try:
             client = Client(address, security=security, timeout=timeout_s)

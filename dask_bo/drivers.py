@@ -99,9 +99,8 @@ class _Run:
         driven = [e for e in history if e.proposal != INITIAL]
         self.submitted = len(driven)
         self.failed = sum(not e.ok for e in driven)
-        self.progress = Progress(
-            settings.evaluations, progress, f"{settings.mode} {problem.name}", initial=len(driven)
-        )
+        self.show_progress = progress
+        self.progress = Progress(0, enabled=False)  # the driver starts the real bar
 
     # -- the cluster --------------------------------------------------------------------
     def capacity(self) -> int:
@@ -334,6 +333,10 @@ def _drive(
     if run.journal:
         run.journal.write("driver_started", started_at=started_at)
     workers = run.capacity()
+    run.progress = Progress(
+        settings.evaluations, run.show_progress, f"{settings.mode} {run.problem.name}",
+        initial=run.submitted - len(run.in_flight),
+    )
     run.publisher.publish(
         "started", mode=settings.mode, problem=run.problem.name, budget=settings.evaluations,
         workers=workers, started_at=started_at, minimum=run.problem.minimum, dim=run.problem.dim,
@@ -432,7 +435,6 @@ def optimize(
             journal.close()
         if owned:
             client.close()
-            client.cluster.close()
 
 
 def compare(
@@ -470,7 +472,6 @@ def compare(
     finally:
         if owned:
             client.close()
-            client.cluster.close()
 
 
 def save_comparison(results: dict[str, Result], out: Path) -> None:
@@ -536,7 +537,6 @@ def resume(
         journal.close()
         if owned:
             client.close()
-            client.cluster.close()
 
 
 def problem_from_description(description: dict[str, Any], objective: Callable | None = None) -> Problem:

@@ -42,14 +42,16 @@ def call_objective(problem: Problem, x: np.ndarray) -> float:
 def as_finite_number(value: Any) -> float:
     """``value`` as a float if it holds one finite real number, else a ValueError naming it."""
     try:
-        array = np.asarray(value, dtype=np.float64)
+        array = np.asarray(value)
     except (TypeError, ValueError):
-        raise ValueError(f"objective returned {value!r}, expected a number") from None
+        array = np.asarray(None)
+    if array.dtype.kind not in "iuf":  # bools, strings, None and objects are no numbers
+        raise ValueError(f"objective returned {value!r}, expected a number")
     if array.size != 1:
         raise ValueError(
             f"objective returned shape {array.shape}, expected one number (a float or [1, 1])"
         )
-    number = float(array.reshape(()))
+    number = float(array.reshape(()).astype(np.float64))
     if not math.isfinite(number):
         raise ValueError(f"objective returned {number}, expected a finite number")
     return number

@@ -107,6 +107,7 @@ def _draw_timeline(ax, result: Result) -> None:
     ax.set_yticks(range(len(workers)), [w.rsplit(":", 1)[-1] for w in workers])
     ax.set_ylabel("worker (port)")
     ax.set_xlabel("wall time (s)")
+    ax.set_xlim(left=0)  # the driver's start: the wait for its first ask is part of wall_s
     m = result.metrics()
     util = m["utilization"]
     ax.set_title(f"{result.mode}: wall {m['wall_s']:.1f} s, utilization "

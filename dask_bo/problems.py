@@ -179,6 +179,22 @@ class Problem:
         object.__setattr__(self, "lower", lower)
         object.__setattr__(self, "upper", upper)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Plain pickle (Dask's first choice) would ship the objective by reference, which
+        # workers lacking its file cannot resolve; cloudpickle honours register_pickle_by_value.
+        import cloudpickle
+
+        state = dict(self.__dict__)
+        state["objective"] = cloudpickle.dumps(self.objective)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        import pickle
+
+        state = dict(state, objective=pickle.loads(state["objective"]))
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+
     @property
     def dim(self) -> int:
         return len(self.lower)
