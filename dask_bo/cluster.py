@@ -27,7 +27,7 @@ def connect(
     threads_per_worker: int = 1,
     security: Any = None,
     dashboard_address: str = "127.0.0.1:8787",
-    timeout_s: float = 10,
+    timeout_s: float = 5,
     **cluster_kwargs: Any,
 ) -> Client:
     """A :class:`~distributed.Client` to run evaluations on.
