@@ -11,24 +11,41 @@ from .journal import JOURNAL_NAME, journal_state, read_journal
 
 def load_result(directory: str | Path) -> Result:
     """The :class:`Result` of the run whose ``--out`` folder is ``directory``, rebuilt from
-    its journal (so an interrupted run loads too; its in-flight points are not in it)."""
+    its journal, so an interrupted run loads too.
+
+    The points still in flight when a run was interrupted are not in its history; such a run
+    says so in ``stopped_early`` (``"interrupted: ..."``), as does a run that stopped early.
+
+    :raises FileNotFoundError: There is no journal in ``directory``.
+    :raises ValueError: The journal does not describe a run.
+    """
     events = read_journal(Path(directory))
-    config, history, _ = journal_state(events)
-    starts = [e["started_at"] for e in events if e["event"] == "driver_started"]
-    finished = [e["metrics"] for e in events if e["event"] == "finished"]
-    latencies: list[float] = []
+    config, history, in_flight = journal_state(events)
     settings, problem = config["settings"], config["problem"]
-    started_at = starts[0] if starts else min((e.submitted_at or 0 for e in history), default=0)
-    workers = finished[-1]["workers"] if finished else max(1, len({e.worker for e in history if e.worker}))
-    result = Result(
-        mode=settings["mode"], problem=problem["name"], workers=workers, seed=settings["seed"],
-        history=history, started_at=started_at, minimum=problem.get("minimum"),
-        dispatch_latencies_s=latencies,
+    starts = [e["started_at"] for e in events if e["event"] == "driver_started"]
+    started_at = starts[0] if starts else min(
+        (e.submitted_at for e in history if e.submitted_at is not None), default=0.0
     )
-    if finished and finished[-1].get("dispatch_latency_s") is not None:
-        # Only the median is journalled; keep it so the metrics read back unchanged.
-        latencies.append(finished[-1]["dispatch_latency_s"])
-    return result
+    # The last "finished" counts only if no "resumed" came after it.
+    last = {e["event"]: i for i, e in enumerate(events)}
+    finished = events[last["finished"]]["metrics"] if last.get("finished", -1) > last.get("resumed", -1) else None
+    if finished is not None:
+        workers = finished["workers"]
+        stopped_early = finished.get("stopped_early")
+        latencies = [finished["dispatch_latency_s"]] if finished.get("dispatch_latency_s") is not None else []
+    else:
+        workers = max(1, len({e.worker for e in history if e.worker}))
+        stopped_early = (
+            f"interrupted: the journal has no 'finished' event; "
+            f"{len(in_flight)} submitted point{'' if len(in_flight) == 1 else 's'} never evaluated"
+        )
+        latencies = []
+    # Only the median latency is journalled; keeping it makes the metrics read back unchanged.
+    return Result(
+        mode=settings["mode"], problem=problem["name"], workers=workers, seed=settings.get("seed"),
+        history=history, started_at=started_at, minimum=problem.get("minimum"),
+        dispatch_latencies_s=latencies, stopped_early=stopped_early,
+    )
 
 
 def run_folders(directory: Path) -> dict[str, Path]:
