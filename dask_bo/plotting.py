@@ -186,7 +186,7 @@ def _finish_regret_axes(ax_evals, ax_time, results: dict[str, Result], drawn: bo
     ax_evals.set_xlim(left=0)
     ax_time.set_xlim(left=0)
     if drawn:
-        ax_evals.legend(loc="upper right")
+        ax_evals.legend(loc="best")
     if known:
         note = f"regret = best value - known minimum ({first.minimum:.6g}), floored at {REGRET_FLOOR:g}"
     else:
@@ -252,10 +252,14 @@ def _draw_timeline(ax, result: Result, x_max: float | None = None, label: str | 
 
 
 def _stopped_note(fig, results: dict[str, Result]) -> None:
-    notes = [f"{mode}: {r.stopped_early}" for mode, r in results.items() if r.stopped_early]
+    """Say under the figure which runs stopped early or were interrupted, and why."""
+    notes = []
+    for mode, r in results.items():
+        if r.stopped_early:
+            why = r.stopped_early if r.stopped_early.startswith("interrupted") else f"stopped early: {r.stopped_early}"
+            notes.append(f"{mode} {why}")
     if notes:
-        fig.text(0.01, 0.005, "stopped early - " + "; ".join(notes), fontsize=8, color="tab:red",
-                 ha="left", va="bottom")
+        fig.supxlabel("; ".join(notes), fontsize=8, color="tab:red")
 
 
 def plot_regret(results: dict[str, Result], path: str | Path) -> Path:
