@@ -97,7 +97,7 @@ def _client(scheduler: str | None, workers: int, security):
 
     try:
         client = connect(scheduler, n_workers=workers, security=security)
-    except OSError as error:
+    except (OSError, ValueError) as error:
         raise InputError(str(error)) from None
     click.echo(f"Dask dashboard: {client.dashboard_link}", err=True)
     page = dashboard_page_link(client)
@@ -251,6 +251,9 @@ def report(directory):
     except (FileNotFoundError, ValueError) as error:
         raise InputError(str(error)) from None
     click.echo(_summary_table(rows))
+    for mode, m in rows.items():
+        if m.get("stopped_early"):
+            click.echo(f"{mode}: {m['stopped_early']}")
     for path in written:
         click.echo(f"wrote {path}")
 

@@ -57,6 +57,11 @@ def connect(
             **cluster_kwargs,
         )
     else:
+        if address.startswith("tls://") and security is None:
+            raise ValueError(
+                f"the scheduler {address!r} speaks TLS: pass security=Security(...) (from the"
+                f" command line: --tls-ca-file, --tls-cert and --tls-key)"
+            )
         try:
             client = Client(address, security=security, timeout=timeout_s)
         except (OSError, TimeoutError) as error:

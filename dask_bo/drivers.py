@@ -8,6 +8,7 @@ core in :mod:`dask_bo.optimizer`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -32,11 +33,14 @@ MODES = ("async", "sync")
 
 
 class RunStopped(RuntimeError):
-    """The run stopped before its budget was spent; ``result`` holds what it gathered."""
+    """The run could not go on (no data to model, or the scheduler was lost).
 
-    def __init__(self, message: str, result: Result | None = None):
-        super().__init__(message)
-        self.result = result
+    What it had gathered is in its journal, from which ``resume`` continues.
+    """
+
+
+class SchedulerLost(RunStopped):
+    """The client lost its scheduler; Dask cancelled every future in flight."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,7 @@ class _Run:
         self.journal = journal
         self.next_id = next_id
         self.in_flight: dict[Future, tuple[int, np.ndarray, str, float]] = {}
+        self.timed_out: set[Future] = set()
         self.dispatch_latencies_s: list[float] = []
         self.run_id = uuid.uuid4().hex[:8]
         self.publisher = Publisher(client, self.run_id)
@@ -136,13 +141,26 @@ class _Run:
     def collect(self, future: Future) -> Evaluation:
         """The record of a finished future (Dask's own failures become ``lost``), recorded."""
         eval_id, x, proposal, submitted_at = self.in_flight.pop(future)
-        if future.status == "finished":
+        now = time.time()
+        if future in self.timed_out:
+            self.timed_out.discard(future)
+            record = Evaluation(
+                id=eval_id, x=tuple(float(v) for v in x), y=None, status="timeout",
+                proposal=proposal, submitted_at=submitted_at, finished_at=now,
+                duration_s=now - submitted_at,
+                error=f"still running after {self.settings.timeout_s:g} s (--timeout); its worker was restarted",
+            )
+        elif future.status == "finished":
             record = future.result()
+        elif future.status == "cancelled" and self.client.status != "running":
+            # Not an outcome of the evaluation: the journal keeps it in flight for resume.
+            self.in_flight[future] = (eval_id, x, proposal, submitted_at)
+            raise SchedulerLost(f"lost the Dask scheduler at {self.client.scheduler.address}")
         else:
-            error = future.exception() if future.status == "error" else "cancelled"
+            error = future.exception() if future.status == "error" else "cancelled by Dask"
             record = Evaluation(
                 id=eval_id, x=tuple(float(v) for v in x), y=None, status="lost",
-                proposal=proposal, submitted_at=submitted_at, finished_at=time.time(),
+                proposal=proposal, submitted_at=submitted_at, finished_at=now,
                 error=f"{type(error).__name__}: {error}" if future.status == "error" else error,
             )
         future.release()
@@ -174,15 +192,59 @@ class _Run:
         rng = np.random.default_rng(seed)
         lower, upper = np.array(self.problem.lower), np.array(self.problem.upper)
         points = lower + rng.random((n, self.problem.dim)) * (upper - lower)
-        self.gather([self.submit(x, INITIAL) for x in points])
+        with self.watch():
+            self.gather([self.submit(x, INITIAL) for x in points])
+
+    def watch(self) -> contextlib.AbstractContextManager:
+        """Enforce ``timeout_s`` on the evaluations in flight while in this context."""
+        if self.settings.timeout_s is None:
+            return contextlib.nullcontext()
+        return _Watchdog(self, self.settings.timeout_s)
 
     def gather(self, futures: list[Future]) -> list[Evaluation]:
         return [self.collect(f) for f in as_completed(futures)]
 
     def cancel_all(self) -> None:
-        if self.in_flight:
+        if self.in_flight and self.client.status == "running":
             self.client.cancel(list(self.in_flight))
-            self.in_flight.clear()
+        self.in_flight.clear()
+
+
+class _Watchdog:
+    """Stops evaluations that run longer than ``timeout_s``: cancels the task and restarts its
+    worker through the nanny, since a cancelled Dask task keeps running in its thread."""
+
+    def __init__(self, run: _Run, timeout_s: float):
+        self.run = run
+        self.timeout_s = timeout_s
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="dask-bo-watchdog", daemon=True)
+
+    def __enter__(self) -> _Watchdog:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stopped.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stopped.wait(0.1):
+            now = time.time()
+            for future, (_, _, _, submitted_at) in list(self.run.in_flight.items()):
+                if future not in self.run.timed_out and now - submitted_at > self.timeout_s:
+                    self._stop(future)
+
+    def _stop(self, future: Future) -> None:
+        client = self.run.client
+        self.run.timed_out.add(future)
+        try:
+            workers = [w for w, keys in client.processing().items() if future.key in keys]
+            future.cancel()
+            if workers:
+                client.restart_workers(workers, raise_for_error=False)
+        except Exception as error:  # a worker without a nanny cannot be restarted
+            logger.warning("could not restart the worker of %s (%r): its thread stays busy", future.key, error)
 
 
 class _Planner:
@@ -347,11 +409,12 @@ def _drive(
         dispatch_latencies_s=run.dispatch_latencies_s,
     )
     try:
-        optimizer = optimizer_factory()
-        loop = run_async if settings.mode == "async" else run_sync
-        loop(run, optimizer)
-        # A run stopped early still gathers what it paid for.
-        run.gather(list(run.in_flight))
+        with run.watch():
+            optimizer = optimizer_factory()
+            loop = run_async if settings.mode == "async" else run_sync
+            loop(run, optimizer)
+            # A run stopped early still gathers what it paid for.
+            run.gather(list(run.in_flight))
         run.publisher.publish("finished", wall_s=result.wall_s)
     finally:
         run.cancel_all()
@@ -457,7 +520,8 @@ def compare(
         problem = get_problem(problem)
     client, owned = _connect_default(client, workers)
     try:
-        seeding = _Run(client, problem, Settings(initial=initial, seed=seed), [], None, False, 0)
+        settings = Settings(initial=initial, seed=seed, timeout_s=options.get("timeout_s"))
+        seeding = _Run(client, problem, settings, [], None, False, 0)
         seeding.initial_design(initial, seed)
         results = {}
         for mode in ("sync", "async"):
@@ -515,7 +579,8 @@ def resume(
         initial_left = [s for s in in_flight if s["proposal"] == INITIAL]
         driven_left = [s for s in in_flight if s["proposal"] != INITIAL]
         if initial_left:
-            run.gather([run.submit(np.array(s["x"]), INITIAL, s["id"]) for s in initial_left])
+            with run.watch():
+                run.gather([run.submit(np.array(s["x"]), INITIAL, s["id"]) for s in initial_left])
         if not any(e.proposal == INITIAL for e in history):
             run.initial_design(settings.initial, settings.seed)
         driver_starts = [e for e in read_journal(out) if e["event"] == "driver_started"]

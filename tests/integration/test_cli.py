@@ -102,40 +102,9 @@ def test_unreachable_scheduler_fails_fast():
     assert time.monotonic() - start < 20
 
 
-@pytest.fixture
-def remote_cluster(tmp_path):
-    """A real `dask scheduler` and two `dask worker` processes on 127.0.0.1."""
-    scheduler_file = tmp_path / "scheduler.json"
-    procs = [
-        subprocess.Popen(
-            ["dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address",
-             "127.0.0.1:0", "--scheduler-file", str(scheduler_file), "--preload", "dask_bo.dashboard"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-    ]
-    deadline = time.monotonic() + 60
-    while not scheduler_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    address = json.loads(scheduler_file.read_text())["address"]
-    for _ in range(2):
-        procs.append(subprocess.Popen(
-            ["dask", "worker", address, "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        ))
-    from distributed import Client
-
-    with Client(address) as client:
-        client.wait_for_workers(2, timeout=60)
-    yield address
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        proc.wait(timeout=30)
-
-
 def test_run_against_a_remote_scheduler(remote_cluster, tmp_path):
     out = tmp_path / "remote"
-    proc = dask_bo("run", "--scheduler", remote_cluster, "--delay-scale", "0.1", "--evaluations", "5",
+    proc = dask_bo("run", "--scheduler", remote_cluster.address, "--delay-scale", "0.1", "--evaluations", "5",
                    "--out", str(out), "--no-progress")
     assert proc.returncode == 0, proc.stderr
     check_run_folder(out, "async", 5, 2)

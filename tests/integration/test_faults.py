@@ -1,0 +1,270 @@
+"""Nothing lost: failing and hanging objectives, killed workers, drivers and schedulers, TLS.
+
+Faults are injected for real: objectives that raise, return NaN or hang; SIGKILL of worker,
+driver and scheduler processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cloudpickle
+import numpy as np
+import pytest
+from distributed import Client, LocalCluster
+
+from dask_bo.drivers import Settings, _Run, optimize, resume, run_async
+from dask_bo.history import Evaluation
+from dask_bo.journal import read_journal
+from dask_bo.optimizer import Optimizer
+from dask_bo.problems import Problem
+
+from ..conftest import RemoteCluster
+from .test_cli import dask_bo
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def flaky(x):
+    """Raises in one corner, NaN in another, fine elsewhere."""
+    if x[0] > 0.7:
+        raise RuntimeError(f"solver diverged at {x[0]:.3f}")
+    if x[1] > 0.8:
+        return float("nan")
+    return float((x[0] - 0.3) ** 2 + (x[1] - 0.3) ** 2)
+
+
+def seed_records(points, f):
+    return [Evaluation(id=i, x=tuple(p), y=f(np.array(p)), status="ok") for i, p in enumerate(points)]
+
+
+def test_failures_are_recorded_and_leave_the_pending_set(client):
+    problem = Problem(flaky, [0, 0], [1, 1], name="flaky", batch=False)
+    # The initial design straddles the failing corners, so failures surely happen.
+    run = _Run(client, problem, Settings(evaluations=12), [], None, False, 0)
+    run.gather([run.submit(np.array(p), "initial") for p in ([0.2, 0.2], [0.9, 0.5], [0.5, 0.9], [0.1, 0.6])])
+    statuses = [e.status for e in run.history]
+    assert statuses.count("failed") == 2
+    errors = {e.error for e in run.history if not e.ok}
+    assert "RuntimeError: solver diverged at 0.900" in errors
+    assert "ValueError: objective returned nan, expected a finite number" in errors
+    assert all("Traceback" in e.traceback for e in run.history if not e.ok)
+    ok = [e for e in run.history if e.ok]
+    optimizer = Optimizer(problem.lower, problem.upper, np.array([e.x for e in ok]), np.array([[e.y] for e in ok]))
+    # A failed point that nobody forgets would penalise its region for ever.
+    optimizer.add_pending(np.array([[0.95, 0.95]]))
+    optimizer.forget(np.array([[0.95, 0.95]]))
+    run_async(run, optimizer)
+    assert len([e for e in run.history if e.proposal != "initial"]) == 12
+    assert optimizer.pending_points.shape == (0, 2)
+    assert optimizer.dataset_size == sum(e.ok for e in run.history)
+
+
+def always_fails(x):
+    raise ValueError(f"no convergence at {list(x)}")
+
+
+def test_max_failures_stops_with_results_intact(client, tmp_path):
+    problem = Problem(always_fails, [0, 0], [1, 1], name="broken", batch=False)
+    initial = seed_records([[0.1, 0.2], [0.5, 0.5], [0.8, 0.3]], lambda x: float(x.sum()))
+    result = optimize(problem, client=client, evaluations=20, initial_data=initial, max_failures=4,
+                      out=tmp_path, progress=False)
+    m = result.metrics()
+    assert m["failed"] >= 4 and m["evaluations"] < 20 and m["failed"] == m["evaluations"]
+    assert "max_failures=4" in result.stopped_early
+    evaluated = [e for e in read_journal(tmp_path) if e["event"] == "evaluated"]
+    assert len(evaluated) == 3 + m["evaluations"]
+    assert json.loads((tmp_path / "result.json").read_text())["failed"] == m["failed"]
+
+
+def hangs_once(x, marker):
+    """The first call anywhere hangs (for an hour); later calls return at once."""
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL)
+    except FileExistsError:
+        return float(np.sum(x))
+    os.close(fd)
+    time.sleep(3600)
+
+
+def test_hung_evaluation_times_out_and_its_worker_is_freed(tmp_path):
+    import functools
+
+    marker = tmp_path / "hung"
+    problem = Problem(functools.partial(hangs_once, marker=str(marker)), [0, 0], [1, 1], batch=False)
+    initial = seed_records([[0.1, 0.2], [0.5, 0.5], [0.8, 0.3]], lambda x: float(x.sum()))
+    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        start = time.monotonic()
+        result = optimize(problem, client=client, evaluations=6, initial_data=initial, timeout_s=3, progress=False)
+        statuses = [e.status for e in result.driven]
+        assert statuses.count("timeout") == 1 and statuses.count("ok") == 5
+        timed_out = next(e for e in result.driven if e.status == "timeout")
+        assert "--timeout" in timed_out.error
+        assert time.monotonic() - start < 120
+        # The hung thread is gone: both workers serve again.
+        client.wait_for_workers(2, timeout=60)
+        assert sum(client.run(lambda: 1).values()) == 2
+
+
+def slow_sum(x):
+    time.sleep(0.6)
+    return float(np.sum((np.asarray(x) - 0.4) ** 2))
+
+
+def test_killed_worker_loses_no_evaluation_and_new_workers_are_used(tmp_path):
+    problem = Problem(slow_sum, [0, 0], [1, 1], batch=False)
+    initial = seed_records([[0.1, 0.2], [0.5, 0.5], [0.8, 0.3]], lambda x: float(x.sum()))
+    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        import threading
+
+        def sabotage():
+            # Once evaluations run, SIGKILL one worker process mid-evaluation, then add two.
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not client.processing().get(next(iter(client.nthreads()))):
+                time.sleep(0.05)
+            victim = next(iter(client.nthreads()))
+            pid = client.run(os.getpid, workers=[victim])[victim]
+            os.kill(pid, signal.SIGKILL)
+            cluster.scale(4)
+
+        killer = threading.Thread(target=sabotage)
+        killer.start()
+        result = optimize(problem, client=client, evaluations=16, initial_data=initial, out=tmp_path, progress=False)
+        killer.join()
+        assert len(result.driven) == 16
+        assert {e.status for e in result.driven} <= {"ok", "lost"}
+        assert len({e.id for e in result.history}) == len(result.history)
+        # The in-flight count followed the cluster up to its new thread count.
+        counts, n = [], 0
+        for e in read_journal(tmp_path):
+            if e.get("proposal") not in (None, "initial"):
+                n += 1 if e["event"] == "submitted" else -1 if e["event"] == "evaluated" else 0
+                counts.append(n)
+        assert max(counts) >= 3, counts
+
+
+def wait_for(predicate, timeout=120, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def driven_evaluated(folder: Path) -> list[dict]:
+    path = folder / "journal.jsonl"
+    if not path.exists():
+        return []
+    events = []
+    for line in path.read_text().splitlines():
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            pass
+    return [e for e in events if e["event"] == "evaluated" and e["proposal"] != "initial"]
+
+
+def test_killed_driver_resumes_with_nothing_lost(tmp_path):
+    out = tmp_path / "run"
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "dask_bo.cli", "run", "--delay-scale", "0.6", "--evaluations", "12",
+         "--workers", "2", "--out", str(out), "--no-progress"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        wait_for(lambda: len(driven_evaluated(out)) >= 4, what="4 evaluations")
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait()
+    before = {e["id"]: e for e in driven_evaluated(out)}
+    with open(out / "journal.jsonl", "a") as f:
+        f.write('{"event": "evaluated", "id": 99, "x": [0.1')  # a write torn by the kill
+    proc = dask_bo("resume", str(out), "--workers", "2", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert "torn last line" in proc.stderr
+    result = json.loads((out / "result.json").read_text())
+    assert result["evaluations"] == 12
+    import pandas as pd
+
+    history = pd.read_csv(out / "history.csv", float_precision="round_trip")
+    assert history.id.is_unique and len(history) == 3 + 12
+    for i, e in before.items():
+        row = history[history.id == i].iloc[0]
+        assert row.y == e["y"] and [row.x0, row.x1] == e["x"]
+
+
+def test_lost_scheduler_is_a_clear_error_and_resume_finishes(tmp_path, remote_cluster):
+    out = tmp_path / "run"
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "dask_bo.cli", "run", "--scheduler", remote_cluster.address,
+         "--delay-scale", "0.6", "--evaluations", "10", "--out", str(out), "--no-progress"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    wait_for(lambda: len(driven_evaluated(out)) >= 3, what="3 evaluations")
+    remote_cluster.scheduler.send_signal(signal.SIGKILL)
+    stdout, stderr = driver.communicate(timeout=120)
+    assert driver.returncode == 1, stderr
+    assert remote_cluster.address in stderr and "Traceback" not in stderr and "resume" in stderr
+    before = {e["id"]: e for e in driven_evaluated(out)}
+    # A new scheduler on the same address, with new workers: resume finishes the budget.
+    remote_cluster.restart()
+    proc = dask_bo("resume", str(out), "--scheduler", remote_cluster.address, "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((out / "result.json").read_text())
+    assert result["evaluations"] == 10
+    after = {e["id"]: e for e in driven_evaluated(out)}
+    assert all(after[i]["y"] == e["y"] for i, e in before.items())
+
+
+def make_certificates(folder: Path) -> dict[str, str]:
+    """A CA and a certificate for 127.0.0.1 signed by it, made with openssl."""
+    def openssl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=folder)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=dask-bo-test-ca",
+            "-keyout", "ca.key", "-out", "ca.pem")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "node.key", "-out", "node.csr")
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl("x509", "-req", "-in", "node.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "2", "-extfile", "san.ext", "-out", "node.pem")
+    return {"ca-file": str(folder / "ca.pem"), "cert": str(folder / "node.pem"), "key": str(folder / "node.key")}
+
+
+def test_whole_run_over_tls(tmp_path):
+    tls = make_certificates(tmp_path)
+    cluster = RemoteCluster(tmp_path, workers=2, tls=tls)
+    cluster.start()
+    try:
+        assert cluster.address.startswith("tls://")
+        out = tmp_path / "run"
+        proc = dask_bo("run", "--scheduler", cluster.address, "--tls-ca-file", tls["ca-file"],
+                       "--tls-cert", tls["cert"], "--tls-key", tls["key"], "--delay-scale", "0.1",
+                       "--evaluations", "4", "--out", str(out), "--no-progress")
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads((out / "result.json").read_text())["evaluations"] == 4
+        # Without the certificates the scheduler cannot be used.
+        refused = dask_bo("run", "--scheduler", cluster.address, "--evaluations", "1", timeout=60)
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    finally:
+        cluster.stop()
+
+
+def test_embedded_cluster_listens_on_loopback_only():
+    from dask_bo.cluster import connect
+
+    with connect(n_workers=1, dashboard_address="127.0.0.1:0") as client:
+        scheduler = client.cluster.scheduler
+        assert scheduler.address.startswith("tcp://127.0.0.1:")
+        assert all(w.startswith("tcp://127.0.0.1:") for w in client.nthreads())
+        bound = {sock.getsockname()[0] for server in scheduler.http_server._sockets.values()
+                 for sock in [server]}
+        assert bound == {"127.0.0.1"}, bound
