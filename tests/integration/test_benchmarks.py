@@ -1,0 +1,55 @@
+"""The benchmark harness, end to end on a tiny budget: one JSON line per (arm, mode, seed)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def test_reference_smoke(tmp_path):
+    out = tmp_path / "lines.jsonl"
+    command = [
+        sys.executable, str(BENCHMARKS / "run.py"), "--workload", "reference", "--seeds", "1",
+        "--evaluations", "4", "--delay-scale", "0.05", "--out", str(out),
+        "--no-warm-up",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    lines = [json.loads(text) for text in done.stdout.splitlines() if text.strip()]
+    assert lines == [json.loads(text) for text in out.read_text().splitlines()]
+    runs = [line for line in lines if not line.get("summary")]
+    summaries = [line for line in lines if line.get("summary")]
+    assert sorted((r["arm"], r["mode"], r["seed"]) for r in runs) == [
+        ("default", "async", 0), ("default", "sync", 0), ("naive", "async", 0),
+    ]
+    for r in runs:
+        assert r["workload"] == "reference" and r["problem"] == "scaled-branin", r
+        assert r["workers"] == 3 and r["evaluations"] == 4 and r["failed"] == 0, r
+        assert 0 < r["utilization"] <= 1.05, r
+        assert 0 < r["eval_s_sum"] < r["workers"] * r["wall_s"] * 1.05, r
+        assert r["driver_peak_rss_mb"] > 0, r
+        assert r["dispatch_latency_s"] >= 0 and r["dispatch_latency_last100_s"] >= 0, r
+        assert r["best_regret"] is not None and r["best_regret"] > -1e-5, r
+        assert set(r["time_to_regret"]) == {"1e-1", "1e-2", "1e-3"}, r
+        for level, t in r["time_to_regret"].items():
+            assert t is None or 0 <= t <= r["wall_s"] + 1e-6, (level, r)
+        curve = r["regret_curve"]
+        assert curve and curve[-1][1] == r["best_regret"], r
+        assert all(a[0] <= b[0] and a[1] > b[1] for a, b in zip(curve, curve[1:])), curve
+
+    (summary,) = summaries
+    assert lines[-1] is summary or lines[-1] == summary
+    assert set(summary["medians"]) == {"default/async", "default/sync", "naive/async"}
+    assert summary["medians"]["naive/async"]["wall_s"] == runs_of(runs, "naive")["wall_s"]
+    assert {t["target"] for t in summary["targets"]} >= {"async utilization", "async wall / naive wall"}
+    assert "medians per (arm, mode)" in done.stderr
+
+
+def runs_of(runs, arm):
+    (run,) = [r for r in runs if r["arm"] == arm]
+    return run
