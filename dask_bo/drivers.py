@@ -247,18 +247,36 @@ class _Watchdog:
             logger.warning("could not restart the worker of %s (%r): its thread stays busy", future.key, error)
 
 
+def space_filling_point(
+    lower: np.ndarray, upper: np.ndarray, taken: list[np.ndarray], rng: np.random.Generator
+) -> np.ndarray:
+    """Of 256 uniform candidates, the one farthest from every point in ``taken`` (in the box
+    rescaled to the unit cube): a cheap proposal that still explores."""
+    candidates = rng.random((256, len(lower)))
+    if taken:
+        known = (np.array(taken) - lower) / (upper - lower)
+        distances = np.linalg.norm(candidates[:, None, :] - known[None, :, :], axis=-1)
+        candidates = candidates[[int(np.argmax(distances.min(axis=1)))]]
+    return lower + candidates[0] * (upper - lower)
+
+
 class _Planner:
     """Keeps points ready for the next free worker, on a thread of its own.
 
-    The model's work (tell, ask, refit) runs while the workers compute; the driver's loop only
-    pops a ready point. When none is ready the model has fallen behind: the worker gets a
-    point drawn uniformly at random (its ``proposal`` says so) and more points are kept ready.
+    The model's work (build, tell, ask, refit) runs while the workers compute; the driver's
+    loop only pops a ready point. When none is ready (the model is still being built, or has
+    fallen behind), the worker gets a space-filling point at once (proposal ``explore``), and
+    once the model is running more points are kept ready.
     """
 
-    def __init__(self, optimizer, problem: Problem, seed: int | None, max_ready: int):
-        self.optimizer = optimizer
+    def __init__(self, optimizer_factory: Callable[[], Any], problem: Problem, history: list[Evaluation],
+                 seed: int | None, max_ready: int):
+        self._factory = optimizer_factory
+        self.optimizer = None
         self._rng = np.random.default_rng(None if seed is None else seed + 1)
         self._lower, self._upper = np.array(problem.lower), np.array(problem.upper)
+        self._taken = [np.array(e.x) for e in history]
+        self._explored: list[np.ndarray] = []  # handed out before the model existed
         self._cond = threading.Condition()
         self._arrived: list[Evaluation] = []
         self._ready: deque[np.ndarray] = deque()
@@ -279,27 +297,38 @@ class _Planner:
     def next_point(self) -> tuple[np.ndarray, str]:
         with self._cond:
             if self._error is not None:
-                raise RuntimeError("the model failed") from self._error
+                raise RuntimeError(f"the model failed: {self._error!r}") from self._error
             if self._ready:
                 point = self._ready.popleft()
                 self._cond.notify()
+                self._taken.append(point)
                 return point, "lp"
-            self._target = min(self._target + 1, self._max_ready)
-        point = self._lower + self._rng.random(len(self._lower)) * (self._upper - self._lower)
-        self.optimizer.add_pending(point[None, :])
-        return point, "random"
+            point = space_filling_point(self._lower, self._upper, self._taken, self._rng)
+            self._taken.append(point)
+            if self.optimizer is None:
+                self._explored.append(point)
+            else:
+                self._target = min(self._target + 1, self._max_ready)
+                self.optimizer.add_pending(point[None, :])
+            return point, "explore"
 
-    def stop(self) -> None:
+    def stop(self):
+        """Stop the thread, tell what is left, and return the optimizer (``None`` if the
+        model was never built)."""
         with self._cond:
             self._stopped = True
             self._cond.notify()
         self._thread.join()
-        with self._cond:
-            if self._ready:  # asked, never sent: no longer pending
-                self.optimizer.forget(np.array(self._ready))
-                self._ready.clear()
-            arrived, self._arrived = self._arrived, []
-        self._tell(arrived)
+        if self._error is not None:
+            raise RuntimeError(f"the model failed: {self._error!r}") from self._error
+        if self.optimizer is not None:
+            with self._cond:
+                if self._ready:  # asked, never sent: no longer pending
+                    self.optimizer.forget(np.array(self._ready))
+                    self._ready.clear()
+                arrived, self._arrived = self._arrived, []
+            self._tell(arrived)
+        return self.optimizer
 
     def _tell(self, arrived: list[Evaluation]) -> None:
         ok = [r for r in arrived if r.ok]
@@ -311,6 +340,11 @@ class _Planner:
 
     def _loop(self) -> None:
         try:
+            optimizer = self._factory()
+            with self._cond:
+                if self._explored:
+                    optimizer.add_pending(np.array(self._explored))
+                self.optimizer = optimizer
             while True:
                 with self._cond:
                     self._cond.wait_for(
@@ -322,44 +356,54 @@ class _Planner:
                     wanted = self._target - len(self._ready)
                 self._tell(arrived)
                 if wanted > 0:
-                    points = self.optimizer.ask(wanted)
+                    points = optimizer.ask(wanted)
                     with self._cond:
                         self._ready.extend(points)
-                if self.optimizer.refit_due():
-                    self.optimizer.refit()
-        except BaseException as error:  # surfaced in the driver's thread by next_point
+                if optimizer.refit_due():
+                    optimizer.refit()
+        except BaseException as error:  # surfaced in the driver's thread by next_point/stop
             logger.exception("the model thread failed")
             with self._cond:
                 self._error = error
 
 
-def run_async(run: _Run, optimizer) -> None:
-    """Refill each worker as soon as its result is back, with the in-flight points pending."""
-    ac = as_completed(list(run.in_flight))  # points resubmitted by resume, if any
-    first = min(run.capacity() - len(run.in_flight), run.remaining)
-    for x in optimizer.ask(first) if first > 0 else []:
-        ac.add(run.submit(x, "lp"))
-    planner = _Planner(optimizer, run.problem, run.settings.seed, run.capacity())
+def run_async(run: _Run, optimizer_factory: Callable[[], Any]):
+    """Refill each worker as soon as its result is back, with the in-flight points pending.
+
+    :return: The optimizer, holding every result told.
+    """
+    planner = _Planner(optimizer_factory, run.problem, run.history, run.settings.seed, run.capacity())
     planner.start()
+    ac = as_completed(list(run.in_flight))  # points resubmitted by resume, if any
     try:
+        _refill(run, ac, planner, received=None)
         for future in ac:
             received = time.time()
             planner.observe(run.collect(future))
             if run.too_many_failures():
                 break
-            sent = False
-            while run.remaining > 0 and len(run.in_flight) < run.capacity():
-                x, proposal = planner.next_point()
-                ac.add(run.submit(x, proposal))
-                if not sent:
-                    run.dispatch_latencies_s.append(time.time() - received)
-                    sent = True
+            _refill(run, ac, planner, received)
     finally:
-        planner.stop()
+        optimizer = planner.stop()
+    return optimizer
 
 
-def run_sync(run: _Run, optimizer) -> None:
-    """Send a batch as large as the worker count, wait for all of it, tell it, repeat."""
+def _refill(run: _Run, ac: as_completed, planner: _Planner, received: float | None) -> None:
+    """Give every free worker thread a point, while the budget lasts."""
+    while run.remaining > 0 and len(run.in_flight) < run.capacity():
+        x, proposal = planner.next_point()
+        ac.add(run.submit(x, proposal))
+        if received is not None:
+            run.dispatch_latencies_s.append(time.time() - received)
+            received = None
+
+
+def run_sync(run: _Run, optimizer_factory: Callable[[], Any]):
+    """Send a batch as large as the worker count, wait for all of it, tell it, repeat.
+
+    :return: The optimizer, holding every result told.
+    """
+    optimizer = optimizer_factory()
     received = None
     futures = list(run.in_flight)  # a batch resubmitted by resume, if any
     while futures or (run.remaining > 0 and not run.too_many_failures()):
@@ -375,6 +419,7 @@ def run_sync(run: _Run, optimizer) -> None:
             optimizer.tell(np.array([r.x for r in ok]), np.array([[r.y] for r in ok]))
             if optimizer.refit_due():
                 optimizer.refit()
+    return optimizer
 
 
 def _connect_default(client: Client | None, workers: int) -> tuple[Client, bool]:
@@ -391,6 +436,12 @@ def _drive(
     from . import optimizer  # noqa: F401  (TensorFlow's import is start-up, not driver work)
 
     settings = run.settings
+    if not any(e.ok for e in run.history):
+        errors = "; ".join(sorted({str(e.error) for e in run.history})[:3])
+        raise RunStopped(
+            f"no evaluation of the initial design succeeded, so there is no data to model"
+            f" (errors: {errors})"
+        )
     started_at = started_at or time.time()
     if run.journal:
         run.journal.write("driver_started", started_at=started_at)
@@ -410,9 +461,8 @@ def _drive(
     )
     try:
         with run.watch():
-            optimizer = optimizer_factory()
             loop = run_async if settings.mode == "async" else run_sync
-            loop(run, optimizer)
+            loop(run, optimizer_factory)
             # A run stopped early still gathers what it paid for.
             run.gather(list(run.in_flight))
         run.publisher.publish("finished", wall_s=result.wall_s)
@@ -430,12 +480,6 @@ def _make_optimizer(problem: Problem, settings: Settings, history: list[Evaluati
     from .optimizer import Optimizer
 
     ok = [e for e in history if e.ok]
-    if not ok:
-        errors = "; ".join(sorted({str(e.error) for e in history})[:3])
-        raise RunStopped(
-            f"no evaluation of the initial design succeeded, so there is no data to model"
-            f" (errors: {errors})"
-        )
     return Optimizer(
         problem.lower, problem.upper, np.array([e.x for e in ok]), np.array([[e.y] for e in ok]),
         asynchronous=settings.mode == "async", batch_size=workers,
@@ -489,7 +533,8 @@ def optimize(
         else:
             run.initial_design(initial, seed)
         width = run.capacity()
-        result = _drive(run, lambda: _make_optimizer(problem, settings, history, width))
+        told = list(history)  # the planner thread builds from a copy the driver never appends to
+        result = _drive(run, lambda: _make_optimizer(problem, settings, told, width))
         if out is not None:
             result.save(out)
         return result
@@ -587,12 +632,14 @@ def resume(
         started_at = driver_starts[0]["started_at"] if driver_starts else None
         width = run.capacity()
 
+        told = list(run.history)
+        for s in driven_left:
+            run.submit(np.array(s["x"], dtype=np.float64), s["proposal"], s["id"])
+
         def rebuild():
-            optimizer = _make_optimizer(problem, settings, run.history, width)
-            for s in driven_left:
-                x = np.array(s["x"], dtype=np.float64)
-                optimizer.add_pending(x[None, :])
-                run.submit(x, s["proposal"], s["id"])
+            optimizer = _make_optimizer(problem, settings, told, width)
+            if driven_left:
+                optimizer.add_pending(np.array([s["x"] for s in driven_left], dtype=np.float64))
             return optimizer
 
         result = _drive(run, rebuild, started_at)

@@ -13,8 +13,10 @@ import threading
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import gpflow
 import numpy as np
 import tensorflow as tf
+from threadpoolctl import ThreadpoolController
 from trieste.acquisition import LocalPenalization
 from trieste.acquisition.rule import (
     AsynchronousGreedy,
@@ -28,6 +30,18 @@ from trieste.models.utils import optimize_model_and_save_result
 from trieste.space import Box
 
 tf.get_logger().setLevel("ERROR")
+
+# Trieste's acquisition optimizer runs many small L-BFGS-B problems at once; OpenBLAS threads
+# spinning on their tiny vectors made an ask 8x slower on 2 cores (benchmarks/README.md).
+_BLAS = ThreadpoolController()
+
+
+class _PendingPoints(AsynchronousRuleState):
+    """The pending points the Optimizer keeps. It removes observed points on tell, so the
+    rule's own search of the whole dataset for them (an O(N x P) graph per ask) is skipped."""
+
+    def remove_points(self, points_to_remove) -> AsynchronousRuleState:
+        return self
 
 
 class _AskTell(AskTellOptimizerABC):
@@ -53,7 +67,9 @@ class Optimizer:
         asks batches of ``batch_size``.
     :param batch_size: The synchronous batch size.
     :param refit_fraction: Refit hyperparameters once the data has grown by this fraction
-        since the last fit (at least one point); 0 refits on every tell.
+        since the last fit (at least one point); 0 refits on every tell. A refit starts from
+        the current hyperparameters with a compiled loss; once the data has doubled since the
+        last full fit, trieste's full fit (with random restarts) runs instead.
     :param num_samples: Samples Local Penalization uses to estimate the Lipschitz constant.
     """
 
@@ -90,8 +106,11 @@ class Optimizer:
             rule = EfficientGlobalOptimization(
                 num_query_points=batch_size, builder=penalization
             )
-        self._ask_tell = _AskTell(self.search_space, data, model, rule)
-        self._fitted_size = len(x)
+        with _BLAS.limit(limits=1, user_api="blas"):
+            self._ask_tell = _AskTell(self.search_space, data, model, rule)
+        self._ask_tell.fit_on_update = False
+        self._fitted_size = self._full_fit_size = len(x)
+        self._scipy = gpflow.optimizers.Scipy()  # keeps the compiled loss between refits
         self._pending: list[np.ndarray] = []
         # Drivers add and drop pending points from the thread that runs the loop while another
         # thread asks: the list is the only state they share.
@@ -117,16 +136,18 @@ class Optimizer:
             for _ in range(n):
                 with self._lock:
                     pending = list(self._pending)
-                state = AsynchronousRuleState(tf.constant(np.array(pending)) if pending else None)
+                state = _PendingPoints(tf.constant(np.array(pending)) if pending else None)
                 # Pending points are ours to keep (trieste cannot know of points that failed),
                 # so the rule starts every ask from our set.
                 self._ask_tell._acquisition_state = state
-                point = self._ask_tell.ask().numpy()[0]
+                with _BLAS.limit(limits=1, user_api="blas"):
+                    point = self._ask_tell.ask().numpy()[0]
                 with self._lock:
                     self._pending.append(point)
                 points.append(point)
             return np.array(points).reshape(n, -1)
-        return self._ask_tell.ask().numpy()[:n]
+        with _BLAS.limit(limits=1, user_api="blas"):
+            return self._ask_tell.ask().numpy()[:n]
 
     def add_pending(self, x: np.ndarray) -> None:
         """Mark points [N, D] proposed elsewhere as pending, so the rule avoids them."""
@@ -142,29 +163,30 @@ class Optimizer:
                         del self._pending[i]
                         break
 
-    def tell(self, x: np.ndarray, y: np.ndarray, refit: bool | None = None) -> bool:
-        """Add observations x [N, D], y [N, 1] to the model; return whether it refitted.
+    def tell(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Add observations x [N, D], y [N, 1] to the model's data; they leave the pending set.
 
-        :param refit: Refit hyperparameters now (``True``), never (``False``) or when the
-            schedule says (``None``).
+        The hyperparameters stay as they are: :meth:`refit` when :meth:`refit_due` says so.
         """
         x = np.asarray(x, dtype=np.float64).reshape(-1, self.search_space.dimension)
         y = np.asarray(y, dtype=np.float64).reshape(-1, 1)
         self.forget(x)
-        if refit is None:
-            refit = self.refit_due(len(x))
-        self._ask_tell.fit_on_update = refit
         self._ask_tell.tell(Dataset(tf.constant(x), tf.constant(y)))
-        if refit:
-            self._fitted_size = self.dataset_size
-        return refit
 
-    def refit_due(self, extra: int = 0) -> bool:
-        size = self.dataset_size + extra
-        return size - self._fitted_size >= max(1, int(self.refit_fraction * self._fitted_size))
+    def refit_due(self) -> bool:
+        grown = self.dataset_size - self._fitted_size
+        return grown >= max(1, int(self.refit_fraction * self._fitted_size))
 
     def refit(self) -> None:
         """Refit the hyperparameters on all data now."""
         model = self._ask_tell.model
-        optimize_model_and_save_result(model, self._ask_tell.dataset)
-        self._fitted_size = self.dataset_size
+        size = self.dataset_size
+        with _BLAS.limit(limits=1, user_api="blas"):
+            if size >= 2 * self._full_fit_size:
+                optimize_model_and_save_result(model, self._ask_tell.dataset)
+                self._full_fit_size = size
+            else:
+                gp = model.model
+                self._scipy.minimize(gp.training_loss, gp.trainable_variables, options={"maxiter": 200})
+                model.update_posterior_cache()
+        self._fitted_size = size

@@ -54,9 +54,9 @@ def test_no_point_stays_pending(client, branin_fast):
     run = _Run(client, branin_fast, Settings(evaluations=8), [], None, False, 0)
     run.initial_design(3, seed=1)
     ok = [e for e in run.history if e.ok]
-    optimizer = Optimizer(branin_fast.lower, branin_fast.upper, np.array([e.x for e in ok]),
-                          np.array([[e.y] for e in ok]))
-    run_async(run, optimizer)
+    optimizer = run_async(run, lambda: Optimizer(
+        branin_fast.lower, branin_fast.upper, np.array([e.x for e in ok]), np.array([[e.y] for e in ok])
+    ))
     assert len(run.history) == 3 + 8 and not run.in_flight
     assert optimizer.pending_points.shape == (0, 2)
     assert optimizer.dataset_size == 11
