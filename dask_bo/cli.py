@@ -96,7 +96,7 @@ def _client(scheduler: str | None, workers: int, security):
     from .cluster import connect, dashboard_page_link
 
     try:
-        client = connect(scheduler, n_workers=workers, security=security)
+        client = connect(scheduler, n_workers=workers, security=security, show_link=False)
     except (OSError, ValueError) as error:
         raise InputError(str(error)) from None
     click.echo(f"Dask dashboard: {client.dashboard_link}", err=True)
@@ -137,7 +137,14 @@ def _setup_logging(verbose: bool) -> None:
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
         stream=sys.stderr,
     )
-    logging.getLogger("distributed").setLevel(logging.ERROR)
+    import distributed  # noqa: F401  (configures its loggers on import; quiet them after)
+
+    # Dask logs its own view of every failure with a traceback; the command says what
+    # happened in one line instead (--verbose shows Dask's view too).
+    quiet = logging.INFO if verbose else logging.CRITICAL
+    for name in ["distributed", *logging.root.manager.loggerDict]:
+        if name.startswith("distributed"):
+            logging.getLogger(name).setLevel(quiet)
 
 
 def _summary_table(rows: dict[str, dict[str, Any]]) -> str:

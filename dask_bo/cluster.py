@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from distributed import Client
@@ -28,6 +29,7 @@ def connect(
     security: Any = None,
     dashboard_address: str = "127.0.0.1:8787",
     timeout_s: float = 5,
+    show_link: bool = True,
     **cluster_kwargs: Any,
 ) -> Client:
     """A :class:`~distributed.Client` to run evaluations on.
@@ -39,6 +41,7 @@ def connect(
     :param dashboard_address: Where the embedded cluster's dashboard listens (``None``: no
         dashboard); if the port is taken, another is chosen.
     :param timeout_s: How long to try to reach the scheduler before giving up.
+    :param show_link: Print the links to the dashboard and its dask_bo page.
     :raise OSError: If the scheduler cannot be reached within ``timeout_s``.
     :return: The client; closing it also closes the embedded cluster.
     """
@@ -70,6 +73,6 @@ def connect(
                 f" check the address and that 'dask scheduler' is running there"
             ) from None
     page = dashboard_page_link(client)
-    if page:
-        logger.info("Dask dashboard: %s  (dask_bo page: %s)", client.dashboard_link, page)
+    if page and show_link:
+        print(f"Dask dashboard: {client.dashboard_link}\ndask_bo page:   {page}", file=sys.stderr)
     return client

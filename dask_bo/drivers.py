@@ -20,6 +20,8 @@ from typing import Any, Callable
 
 import numpy as np
 from distributed import Client, Future, as_completed
+from distributed.comm.core import CommClosedError
+from concurrent.futures import CancelledError
 
 from .evaluation import evaluate
 from .history import INITIAL, Evaluation, Result
@@ -99,6 +101,7 @@ class _Run:
         self.timed_out: set[Future] = set()
         self.dispatch_latencies_s: list[float] = []
         self.run_id = uuid.uuid4().hex[:8]
+        self.scheduler_address = client.scheduler.address
         self.publisher = Publisher(client, self.run_id)
         self._capacity = (0.0, 0)
         driven = [e for e in history if e.proposal != INITIAL]
@@ -155,7 +158,7 @@ class _Run:
         elif future.status == "cancelled" and self.client.status != "running":
             # Not an outcome of the evaluation: the journal keeps it in flight for resume.
             self.in_flight[future] = (eval_id, x, proposal, submitted_at)
-            raise SchedulerLost(f"lost the Dask scheduler at {self.client.scheduler.address}")
+            raise SchedulerLost(f"lost the Dask scheduler at {self.scheduler_address}")
         else:
             error = future.exception() if future.status == "error" else "cancelled by Dask"
             record = Evaluation(
@@ -466,6 +469,11 @@ def _drive(
             # A run stopped early still gathers what it paid for.
             run.gather(list(run.in_flight))
         run.publisher.publish("finished", wall_s=result.wall_s)
+    except (OSError, CancelledError) as error:
+        # Whichever call first noticed (a submit, a count of threads), the cause is the same.
+        if run.client.status == "running" and not isinstance(error, CommClosedError):
+            raise
+        raise SchedulerLost(f"lost the Dask scheduler at {run.scheduler_address} ({error})") from None
     finally:
         run.cancel_all()
         run.progress.close()

@@ -8,14 +8,32 @@ result is cheap and the expensive refit runs when the driver chooses.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import gpflow
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """TensorFlow's native code announces missing CUDA plugins on file descriptor 2 while it
+    loads, whatever TF_CPP_MIN_LOG_LEVEL says; on a CPU machine that is noise."""
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+with _native_stderr_silenced():
+    import gpflow
+    import tensorflow as tf
+
 import numpy as np
-import tensorflow as tf
 from threadpoolctl import ThreadpoolController
 from trieste.acquisition import LocalPenalization
 from trieste.acquisition.rule import (
