@@ -55,6 +55,8 @@ class Settings:
     :param timeout_s: Mark an evaluation ``timeout`` after this many seconds and restart its
         worker (``None``: wait for ever).
     :param refit_fraction: See :class:`~dask_bo.optimizer.Optimizer`.
+    :param explore_fraction: At most this fraction of the budget goes to space-filling points
+        given to workers the model cannot serve in time (asynchronous mode).
     """
 
     mode: str = "async"
@@ -64,6 +66,7 @@ class Settings:
     max_failures: int | None = None
     timeout_s: float | None = None
     refit_fraction: float = 0.1
+    explore_fraction: float = 0.25
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -269,11 +272,13 @@ class _Planner:
     The model's work (build, tell, ask, refit) runs while the workers compute; the driver's
     loop only pops a ready point. When none is ready (the model is still being built, or has
     fallen behind), the worker gets a space-filling point at once (proposal ``explore``), and
-    once the model is running more points are kept ready.
+    once the model is running more points are kept ready. Exploration is capped at
+    ``max_explore`` points, past which a free worker waits for the model: a run of cheap
+    evaluations would otherwise be all exploration.
     """
 
     def __init__(self, optimizer_factory: Callable[[], Any], problem: Problem, history: list[Evaluation],
-                 seed: int | None, max_ready: int):
+                 seed: int | None, max_ready: int, max_explore: int):
         self._factory = optimizer_factory
         self.optimizer = None
         self._rng = np.random.default_rng(None if seed is None else seed + 1)
@@ -285,6 +290,7 @@ class _Planner:
         self._ready: deque[np.ndarray] = deque()
         self._target = 1
         self._max_ready = max(1, max_ready)
+        self._explore_left = max_explore
         self._stopped = False
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._loop, name="dask-bo-planner", daemon=True)
@@ -299,6 +305,8 @@ class _Planner:
 
     def next_point(self) -> tuple[np.ndarray, str]:
         with self._cond:
+            if self._explore_left <= 0:
+                self._cond.wait_for(lambda: self._ready or self._error is not None)
             if self._error is not None:
                 raise RuntimeError(f"the model failed: {self._error!r}") from self._error
             if self._ready:
@@ -308,6 +316,7 @@ class _Planner:
                 return point, "lp"
             point = space_filling_point(self._lower, self._upper, self._taken, self._rng)
             self._taken.append(point)
+            self._explore_left -= 1
             if self.optimizer is None:
                 self._explored.append(point)
             else:
@@ -362,12 +371,14 @@ class _Planner:
                     points = optimizer.ask(wanted)
                     with self._cond:
                         self._ready.extend(points)
+                        self._cond.notify_all()
                 if optimizer.refit_due():
                     optimizer.refit()
         except BaseException as error:  # surfaced in the driver's thread by next_point/stop
             logger.exception("the model thread failed")
             with self._cond:
                 self._error = error
+                self._cond.notify_all()
 
 
 def run_async(run: _Run, optimizer_factory: Callable[[], Any]):
@@ -375,7 +386,10 @@ def run_async(run: _Run, optimizer_factory: Callable[[], Any]):
 
     :return: The optimizer, holding every result told.
     """
-    planner = _Planner(optimizer_factory, run.problem, run.history, run.settings.seed, run.capacity())
+    planner = _Planner(
+        optimizer_factory, run.problem, run.history, run.settings.seed, max_ready=run.capacity(),
+        max_explore=max(1, int(run.settings.explore_fraction * run.settings.evaluations)),
+    )
     planner.start()
     ac = as_completed(list(run.in_flight))  # points resubmitted by resume, if any
     try:

@@ -92,9 +92,9 @@ def batch(points):
 @pytest.mark.parametrize("objective", [plain, batch])
 def test_both_objective_forms_on_the_cluster(client, objective):
     problem = Problem(objective, [0, 0], [1, 1], name=objective.__name__, minimum=0.0)
-    result = optimize(problem, client=client, evaluations=6, initial=3, progress=False)
-    assert [e.status for e in result.history] == ["ok"] * 9
-    assert result.metrics()["best_regret"] < 0.05
+    result = optimize(problem, client=client, evaluations=8, initial=3, progress=False)
+    assert [e.status for e in result.history] == ["ok"] * 11
+    assert result.metrics()["best_regret"] < 0.1
 
 
 def test_objective_from_a_file_the_workers_lack(client, tmp_path):
