@@ -262,6 +262,15 @@ def _stopped_note(fig, results: dict[str, Result]) -> None:
         fig.supxlabel("; ".join(notes), fontsize=8, color="tab:red")
 
 
+def _draw_regret_panels(ax_evals, ax_time, results: dict[str, Result]) -> None:
+    """Every result's regret curve on the same two axes, labelled with its wall time."""
+    drawn = False
+    for i, (label, result) in enumerate(results.items()):
+        line_label = f"{label} (wall time {_seconds(result.wall_s)})"
+        drawn |= _draw_regret(ax_evals, ax_time, line_label, result, _LINE_STYLES[i % len(_LINE_STYLES)])
+    _finish_regret_axes(ax_evals, ax_time, results, drawn)
+
+
 def plot_regret(results: dict[str, Result], path: str | Path) -> Path:
     """Best regret so far (or best value, if the minimum is unknown) against evaluations and
     against wall time, one line per result.
@@ -272,11 +281,7 @@ def plot_regret(results: dict[str, Result], path: str | Path) -> Path:
     """
     fig = _figure(figsize=(12, 4.6), layout="constrained")
     ax_evals, ax_time = fig.subplots(1, 2)
-    drawn = False
-    for i, (label, result) in enumerate(results.items()):
-        line_label = f"{label} (wall time {_seconds(result.wall_s)})"
-        drawn |= _draw_regret(ax_evals, ax_time, line_label, result, _LINE_STYLES[i % len(_LINE_STYLES)])
-    _finish_regret_axes(ax_evals, ax_time, results, drawn)
+    _draw_regret_panels(ax_evals, ax_time, results)
     first = next(iter(results.values()))
     initial = sum(e.proposal == INITIAL for e in first.history)
     fig.suptitle(
@@ -384,11 +389,7 @@ def plot_comparison(results: dict[str, Result], path: str | Path) -> Path:
     fig = _figure(figsize=(max(12, 6 * n), 8.5), layout="constrained")
     top, bottom = fig.subfigures(2, 1, hspace=0.04)  # laid out apart: legends do not couple them
     ax_evals, ax_time = top.subplots(1, 2)
-    drawn = False
-    for i, (mode, result) in enumerate(results.items()):
-        label = f"{mode} (wall time {_seconds(result.wall_s)})"
-        drawn |= _draw_regret(ax_evals, ax_time, label, result, _LINE_STYLES[i % len(_LINE_STYLES)])
-    _finish_regret_axes(ax_evals, ax_time, results, drawn)
+    _draw_regret_panels(ax_evals, ax_time, results)
     x_max = max(max([r.wall_s] + [b["end_s"] for b in timeline_info(r)]) for r in results.values())
     timeline_axes = bottom.subplots(1, n, squeeze=False)[0]
     for ax, (mode, result) in zip(timeline_axes, results.items()):
