@@ -609,6 +609,8 @@ def compare(
 def _warm_up(problem: Problem, history: list[Evaluation], workers: int) -> None:
     """Trace TensorFlow's functions once, untimed, so that neither mode's clock includes the
     process's one-off tracing (the first run would pay it, not the second)."""
+    if not any(e.ok for e in history):
+        return  # nothing to model: the runs themselves say so
     for mode in MODES:
         settings = Settings(mode=mode)
         _make_optimizer(problem, settings, history, workers).ask(1 if mode == "async" else workers)
