@@ -288,8 +288,9 @@ class _Planner:
         self._cond = threading.Condition()
         self._arrived: list[Evaluation] = []
         self._ready: deque[np.ndarray] = deque()
-        self._target = 1
         self._max_ready = max(1, max_ready)
+        # Two ready points absorb results that arrive together; more grow on demand.
+        self._target = min(2, self._max_ready)
         self._explore_left = max_explore
         self._stopped = False
         self._error: BaseException | None = None
