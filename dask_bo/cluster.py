@@ -56,6 +56,8 @@ def connect(
             host="127.0.0.1",
             dashboard_address=dashboard_address,
             scheduler_kwargs={"preload": ["dask_bo.dashboard"]},
+            # Failed evaluations are the driver's to report; workers need not log each one.
+            silence_logs=logging.ERROR,
             security=security,
             **cluster_kwargs,
         )

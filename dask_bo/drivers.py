@@ -23,7 +23,7 @@ from distributed import Client, Future, as_completed
 from distributed.comm.core import CommClosedError
 from concurrent.futures import CancelledError
 
-from .evaluation import evaluate
+from .evaluation import EvaluationFailed, evaluation_task
 from .history import INITIAL, Evaluation, Result
 from .journal import JOURNAL_NAME, Journal, journal_state, read_journal
 from .problems import Problem, get_problem, load_objective
@@ -132,7 +132,7 @@ class _Run:
             eval_id, self.next_id = self.next_id, self.next_id + 1
         submitted_at = time.time()
         future = self.client.submit(
-            evaluate, self.problem, x, eval_id, submitted_at, proposal,
+            evaluation_task, self.problem, x, eval_id, submitted_at, proposal,
             key=f"objective-{eval_id}-{self.run_id}", pure=False,
         )
         self.in_flight[future] = (eval_id, x, proposal, submitted_at)
@@ -158,6 +158,8 @@ class _Run:
             )
         elif future.status == "finished":
             record = future.result()
+        elif future.status == "error" and isinstance(future.exception(), EvaluationFailed):
+            record = future.exception().record
         elif future.status == "cancelled" and self.client.status != "running":
             # Not an outcome of the evaluation: the journal keeps it in flight for resume.
             self.in_flight[future] = (eval_id, x, proposal, submitted_at)

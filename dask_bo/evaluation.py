@@ -101,3 +101,26 @@ def evaluate(
         error=error,
         traceback=tb,
     )
+
+
+class EvaluationFailed(Exception):
+    """Raised by :func:`evaluation_task` for an evaluation that is not ``ok``, so that Dask
+    shows the task as failed (red in the task stream); the record travels with it."""
+
+    def __init__(self, record: Evaluation):
+        super().__init__(record.error)
+        self.record = record
+
+    def __reduce__(self):
+        return EvaluationFailed, (self.record,)
+
+
+def evaluation_task(
+    problem: Problem, x: np.ndarray, eval_id: int, submitted_at: float, proposal: str
+) -> Evaluation:
+    """What the drivers submit: :func:`evaluate`, with a failure raised as
+    :class:`EvaluationFailed` (carrying the full record) so that the dashboard shows it."""
+    record = evaluate(problem, x, eval_id, submitted_at, proposal)
+    if not record.ok:
+        raise EvaluationFailed(record)
+    return record

@@ -45,10 +45,16 @@ def seed_records(points, f):
 
 
 def test_failures_are_recorded_and_leave_the_pending_set(client):
+    from distributed import get_task_stream
+
     problem = Problem(flaky, [0, 0], [1, 1], name="flaky", batch=False)
     # The initial design straddles the failing corners, so failures surely happen.
     run = _Run(client, problem, Settings(evaluations=12), [], None, False, 0)
-    run.gather([run.submit(np.array(p), "initial") for p in ([0.2, 0.2], [0.9, 0.5], [0.5, 0.9], [0.1, 0.6])])
+    with get_task_stream(client) as stream:
+        run.gather([run.submit(np.array(p), "initial") for p in ([0.2, 0.2], [0.9, 0.5], [0.5, 0.9], [0.1, 0.6])])
+    # Failures show in the dashboard's task stream as failed "objective" tasks.
+    outcomes = sorted(t["status"] for t in stream.data if t["key"].startswith("objective-"))
+    assert outcomes == ["OK", "OK", "error", "error"], outcomes
     statuses = [e.status for e in run.history]
     assert statuses.count("failed") == 2
     errors = {e.error for e in run.history if not e.ok}
