@@ -289,7 +289,7 @@ class _Planner:
         self._explored: list[np.ndarray] = []  # handed out before the model existed
         self._cond = threading.Condition()
         self._arrived: list[Evaluation] = []
-        self._ready: deque[np.ndarray] = deque()
+        self._ready: deque[tuple[np.ndarray, str]] = deque()
         self._max_ready = max(1, max_ready)
         # Two ready points absorb results that arrive together; more grow on demand.
         self._target = min(2, self._max_ready)
@@ -308,22 +308,25 @@ class _Planner:
 
     def next_point(self) -> tuple[np.ndarray, str]:
         with self._cond:
+            if not self._ready and self.optimizer is not None:
+                # The model has fallen behind: keep more points ready from now on.
+                self._target = min(self._target + 1, self._max_ready)
+                self._cond.notify_all()
             if self._explore_left <= 0:
                 self._cond.wait_for(lambda: self._ready or self._error is not None)
             if self._error is not None:
                 raise RuntimeError(f"the model failed: {self._error!r}") from self._error
             if self._ready:
-                point = self._ready.popleft()
+                point, proposal = self._ready.popleft()
                 self._cond.notify()
                 self._taken.append(point)
-                return point, "lp"
+                return point, proposal
             point = space_filling_point(self._lower, self._upper, self._taken, self._rng)
             self._taken.append(point)
             self._explore_left -= 1
             if self.optimizer is None:
                 self._explored.append(point)
             else:
-                self._target = min(self._target + 1, self._max_ready)
                 self.optimizer.add_pending(point[None, :])
             return point, "explore"
 
@@ -339,7 +342,7 @@ class _Planner:
         if self.optimizer is not None:
             with self._cond:
                 if self._ready:  # asked, never sent: no longer pending
-                    self.optimizer.forget(np.array(self._ready))
+                    self.optimizer.forget(np.array([point for point, _ in self._ready]))
                     self._ready.clear()
                 arrived, self._arrived = self._arrived, []
             self._tell(arrived)
@@ -352,6 +355,15 @@ class _Planner:
             self.optimizer.forget(np.array(lost))
         if ok:
             self.optimizer.tell(np.array([r.x for r in ok]), np.array([[r.y] for r in ok]))
+
+    @staticmethod
+    def _propose(optimizer, wanted: int) -> list[tuple[np.ndarray, str]]:
+        """One Local Penalization point, and when more are wanted at once (the workers outpace
+        the model) the rest drawn together by Thompson sampling."""
+        points = [(x, "lp") for x in optimizer.ask(1)]
+        if wanted > 1:
+            points += [(x, "thompson") for x in optimizer.ask_thompson(wanted - 1)]
+        return points
 
     def _loop(self) -> None:
         try:
@@ -371,9 +383,8 @@ class _Planner:
                     wanted = self._target - len(self._ready)
                 self._tell(arrived)
                 if wanted > 0:
-                    points = optimizer.ask(wanted)
                     with self._cond:
-                        self._ready.extend(points)
+                        self._ready.extend(self._propose(optimizer, wanted))
                         self._cond.notify_all()
                 if optimizer.refit_due():
                     optimizer.refit()

@@ -133,3 +133,16 @@ def test_pending_points_bookkeeping():
     assert optimizer.refit_due()
     optimizer.refit()
     assert not optimizer.refit_due()
+
+
+def test_thompson_batch_is_pending_and_in_the_box():
+    from dask_bo.optimizer import Optimizer
+
+    rng = np.random.default_rng(3)
+    x = rng.random((8, 2))
+    optimizer = Optimizer([0, 0], [1, 1], x, np.sum(x, axis=1, keepdims=True), num_samples=200)
+    points = optimizer.ask_thompson(4, num_candidates=300)
+    assert points.shape == (4, 2) and np.all((points >= 0) & (points <= 1))
+    np.testing.assert_array_equal(optimizer.pending_points, points)
+    # The objective increases with x: samples of its posterior prefer the lower corner.
+    assert np.mean(points.sum(axis=1)) < 1.0
