@@ -105,3 +105,9 @@ def test_objective_from_a_file_the_workers_lack(client, tmp_path):
     problem = Problem(objective, [0, 0, 0], [1, 1, 1], name="f")
     result = optimize(problem, client=client, evaluations=4, initial=2, progress=False)
     assert all(e.ok for e in result.history), [e.error for e in result.history]
+
+
+def test_workers_evaluate_named_problems_without_tensorflow(client, branin_fast):
+    optimize(branin_fast, client=client, evaluations=3, initial=3, progress=False)
+    # Importing TensorFlow costs each worker seconds and hundreds of MB; NumPy twins avoid it.
+    assert not any(client.run(lambda: "tensorflow" in sys.modules).values())
