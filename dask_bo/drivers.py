@@ -255,6 +255,12 @@ class _Watchdog:
             logger.warning("could not restart the worker of %s (%r): its thread stays busy", future.key, error)
 
 
+def observations(records: list[Evaluation]) -> tuple[np.ndarray, np.ndarray]:
+    """The successful records' points x [N, D] and values y [N, 1], for the model."""
+    ok = [r for r in records if r.ok]
+    return np.array([r.x for r in ok]), np.array([[r.y] for r in ok])
+
+
 def space_filling_point(
     lower: np.ndarray, upper: np.ndarray, taken: list[np.ndarray], rng: np.random.Generator
 ) -> np.ndarray:
@@ -349,12 +355,11 @@ class _Planner:
         return self.optimizer
 
     def _tell(self, arrived: list[Evaluation]) -> None:
-        ok = [r for r in arrived if r.ok]
         lost = [r.x for r in arrived if not r.ok]
         if lost:
             self.optimizer.forget(np.array(lost))
-        if ok:
-            self.optimizer.tell(np.array([r.x for r in ok]), np.array([[r.y] for r in ok]))
+        if any(r.ok for r in arrived):
+            self.optimizer.tell(*observations(arrived))
 
     @staticmethod
     def _propose(optimizer, wanted: int) -> list[tuple[np.ndarray, str]]:
@@ -445,9 +450,8 @@ def run_sync(run: _Run, optimizer_factory: Callable[[], Any]):
                 run.dispatch_latencies_s.append(time.time() - received)
         records, futures = run.gather(futures), []
         received = time.time()
-        ok = [r for r in records if r.ok]
-        if ok:
-            optimizer.tell(np.array([r.x for r in ok]), np.array([[r.y] for r in ok]))
+        if any(r.ok for r in records):
+            optimizer.tell(*observations(records))
             if optimizer.refit_due():
                 optimizer.refit()
     return optimizer
@@ -515,9 +519,8 @@ def _drive(
 def _make_optimizer(problem: Problem, settings: Settings, history: list[Evaluation], workers: int):
     from .optimizer import Optimizer
 
-    ok = [e for e in history if e.ok]
     return Optimizer(
-        problem.lower, problem.upper, np.array([e.x for e in ok]), np.array([[e.y] for e in ok]),
+        problem.lower, problem.upper, *observations(history),
         asynchronous=settings.mode == "async", batch_size=workers,
         refit_fraction=settings.refit_fraction,
     )
@@ -659,7 +662,8 @@ def resume(
     :param objective: The objective, for runs of a Python function the journal cannot name.
     """
     out = Path(out)
-    config, history, in_flight = journal_state(read_journal(out))
+    events = read_journal(out)
+    config, history, in_flight = journal_state(events)
     settings = Settings(**config["settings"])
     problem = problem_from_description(config["problem"], objective)
     client, owned = _connect_default(client, workers)
@@ -675,7 +679,7 @@ def resume(
                 run.gather([run.submit(np.array(s["x"]), INITIAL, s["id"]) for s in initial_left])
         if not any(e.proposal == INITIAL for e in history):
             run.initial_design(settings.initial, settings.seed)
-        driver_starts = [e for e in read_journal(out) if e["event"] == "driver_started"]
+        driver_starts = [e for e in events if e["event"] == "driver_started"]
         started_at = driver_starts[0]["started_at"] if driver_starts else None
         width = run.capacity()
 
