@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import weakref
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -34,6 +35,7 @@ with _native_stderr_silenced():
     import tensorflow as tf
 
 import numpy as np
+import scipy.optimize
 from threadpoolctl import ThreadpoolController
 from trieste.acquisition import LocalPenalization
 from trieste.acquisition.rule import (
@@ -52,6 +54,75 @@ tf.get_logger().setLevel("ERROR")
 # Trieste's acquisition optimizer runs many small L-BFGS-B problems at once; OpenBLAS threads
 # spinning on their tiny vectors made an ask 8x slower on 2 cores (benchmarks/README.md).
 _BLAS = ThreadpoolController()
+
+
+class AcquisitionMaximizer:
+    """Maximizes an acquisition function over a box: the best of ``num_restarts`` L-BFGS-B
+    runs started from the best of ``num_samples`` uniform points.
+
+    Trieste's own optimizer computes each gradient eagerly and runs 10 x D optimizations
+    (0.4 s an ask on hartmann-6 at 200 points). Here the restarts are optimized together
+    as one problem (their values summed), with the value and gradient compiled once per
+    acquisition function (trieste updates those in place, so one trace serves a whole run):
+    within 0.3% of trieste's maxima at a quarter of its time (benchmarks/README.md).
+
+    :param num_samples: Uniform points to start from (default ``max(1000, 250 * D)``).
+    :param num_restarts: L-BFGS-B starts: the best of the samples.
+    :param maxiter: L-BFGS-B iterations (of the joint problem).
+    """
+
+    def __init__(self, num_samples: int | None = None, num_restarts: int = 10, maxiter: int = 60):
+        self.num_samples = num_samples
+        self.num_restarts = num_restarts
+        self.maxiter = maxiter
+        self._compiled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def __call__(self, space: Box, target_func) -> tf.Tensor:
+        """The maximizer [1, D] of ``target_func`` (inputs [N, 1, D], outputs [N, 1])."""
+        if isinstance(target_func, tuple):
+            raise NotImplementedError("vectorized acquisition functions are not supported")
+        dim = int(space.dimension)
+        lower = tf.cast(space.lower, tf.float64)
+        width = tf.cast(space.upper, tf.float64) - lower
+        samples = tf.random.uniform([self.num_samples or max(1000, 250 * dim), dim], dtype=tf.float64)
+        values = target_func((lower + samples * width)[:, None, :])[:, 0]
+        values = tf.where(tf.math.is_finite(values), values, -np.inf)
+        best = tf.math.top_k(values, k=min(self.num_restarts, int(values.shape[0])))
+        starts = tf.gather(samples, best.indices).numpy()  # in the unit cube
+        value_and_gradient = self._value_and_gradient(target_func)
+
+        def loss(flat: np.ndarray) -> tuple[float, np.ndarray]:
+            v, g = value_and_gradient(tf.constant(flat.reshape(-1, dim)), lower, width)
+            v, g = v.numpy(), g.numpy()
+            if not (np.isfinite(v).all() and np.isfinite(g).all()):
+                return np.inf, np.zeros_like(flat)  # L-BFGS-B backtracks
+            return -float(v.sum()), -g.ravel()
+
+        found = scipy.optimize.minimize(
+            loss, starts.ravel(), jac=True, method="L-BFGS-B",
+            bounds=[(0.0, 1.0)] * starts.size, options={"maxiter": self.maxiter},
+        )
+        ends = np.clip(found.x.reshape(-1, dim), 0.0, 1.0)
+        end_values = value_and_gradient(tf.constant(ends), lower, width)[0].numpy()
+        candidates = np.concatenate([ends, starts[:1]])  # never worse than the best sample
+        scores = np.concatenate([np.where(np.isfinite(end_values), end_values, -np.inf), best.values.numpy()[:1]])
+        return lower + tf.constant(candidates[[int(np.argmax(scores))]]) * width
+
+    def _value_and_gradient(self, target_func):
+        """The compiled ``u [K, D] -> (values [K], d sum(values) / du [K, D])``, u in the unit cube."""
+        compiled = self._compiled.get(target_func)
+        if compiled is None:
+
+            @tf.function(reduce_retracing=True)
+            def compiled(u, lower, width):
+                with tf.GradientTape() as tape:
+                    tape.watch(u)
+                    values = target_func((lower + u * width)[:, None, :])[:, 0]
+                    total = tf.reduce_sum(values)
+                return values, tape.gradient(total, u)
+
+            self._compiled[target_func] = compiled
+        return compiled
 
 
 class _PendingPoints(AsynchronousRuleState):
@@ -118,11 +189,12 @@ class Optimizer:
             build_gpr(data, self.search_space, likelihood_variance=1e-7)
         )
         penalization = LocalPenalization(self.search_space, num_samples=num_samples)
+        maximizer = AcquisitionMaximizer()
         if asynchronous:
-            rule = AsynchronousGreedy(builder=penalization)
+            rule = AsynchronousGreedy(builder=penalization, optimizer=maximizer)
         else:
             rule = EfficientGlobalOptimization(
-                num_query_points=batch_size, builder=penalization
+                num_query_points=batch_size, builder=penalization, optimizer=maximizer
             )
         with _BLAS.limit(limits=1, user_api="blas"):
             self._ask_tell = _AskTell(self.search_space, data, model, rule)
@@ -145,25 +217,26 @@ class Optimizer:
             return np.array(self._pending).reshape(-1, self.search_space.dimension)
 
     def ask(self, n: int = 1) -> np.ndarray:
-        """The next ``n`` points [n, D], which become pending (asynchronous mode).
+        """The next ``n`` points [n, D], which become pending (asynchronous mode): chosen
+        greedily, each penalizing the pending points and those chosen before it, with one
+        Lipschitz estimate for all ``n``.
 
         In synchronous mode the rule's batch is asked and its first ``n`` points returned.
         """
         if self.asynchronous:
-            points = []
-            for _ in range(n):
-                with self._lock:
-                    pending = list(self._pending)
-                state = _PendingPoints(tf.constant(np.array(pending)) if pending else None)
-                # Pending points are ours to keep (trieste cannot know of points that failed),
-                # so the rule starts every ask from our set.
-                self._ask_tell._acquisition_state = state
-                with _BLAS.limit(limits=1, user_api="blas"):
-                    point = self._ask_tell.ask().numpy()[0]
-                with self._lock:
-                    self._pending.append(point)
-                points.append(point)
-            return np.array(points).reshape(n, -1)
+            with self._lock:
+                pending = list(self._pending)
+            # Pending points are ours to keep (trieste cannot know of points that failed),
+            # so the rule starts every ask from our set.
+            self._ask_tell._acquisition_state = _PendingPoints(
+                tf.constant(np.array(pending)) if pending else None
+            )
+            self._ask_tell._acquisition_rule._num_query_points = n
+            with _BLAS.limit(limits=1, user_api="blas"):
+                points = self._ask_tell.ask().numpy().reshape(n, -1)
+            with self._lock:
+                self._pending.extend(points)
+            return points
         with _BLAS.limit(limits=1, user_api="blas"):
             return self._ask_tell.ask().numpy()[:n]
 
@@ -223,12 +296,17 @@ class Optimizer:
         grown = self.dataset_size - self._fitted_size
         return grown >= max(1, int(self.refit_fraction * self._fitted_size))
 
+    def full_refit_due(self) -> bool:
+        """Whether the next :meth:`refit` is a full fit with random restarts (seconds, not
+        tenths), which happens once the data has doubled since the last one."""
+        return self.dataset_size >= 2 * self._full_fit_size
+
     def refit(self) -> None:
         """Refit the hyperparameters on all data now."""
         model = self._ask_tell.model
         size = self.dataset_size
         with _BLAS.limit(limits=1, user_api="blas"):
-            if size >= 2 * self._full_fit_size:
+            if self.full_refit_due():
                 optimize_model_and_save_result(model, self._ask_tell.dataset)
                 self._full_fit_size = size
             else:
