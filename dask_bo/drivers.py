@@ -118,7 +118,10 @@ class _Run:
         """Worker threads in the cluster now (cached for half a second): the in-flight limit."""
         checked_at, threads = self._capacity
         if time.monotonic() - checked_at > 0.5:
-            threads = sum(self.client.nthreads().values())
+            try:
+                threads = sum(self.client.nthreads().values())
+            except (OSError, RuntimeError) as error:  # CommClosedError, "ConnectionPool is closed"
+                raise SchedulerLost(f"lost the Dask scheduler at {self.scheduler_address}") from error
             self._capacity = (time.monotonic(), threads)
         return max(threads, 1)
 
@@ -280,13 +283,13 @@ class _Planner:
     The model's work (build, tell, ask, refit) runs while the workers compute; the driver's
     loop only pops a ready point. When none is ready (the model is still being built, or has
     fallen behind), the worker gets a space-filling point at once (proposal ``explore``), and
-    once the model is running more points are kept ready. Exploration is capped at
-    ``max_explore`` points, past which a free worker waits for the model: a run of cheap
-    evaluations would otherwise be all exploration.
+    once the model is running more points are kept ready, up to one per worker thread
+    (``capacity``, which the driver keeps up to date: only its thread talks to the cluster). Exploration is capped at ``max_explore`` points, past which a free
+    worker waits for the model: a run of cheap evaluations would otherwise be all exploration.
     """
 
     def __init__(self, optimizer_factory: Callable[[], Any], problem: Problem, history: list[Evaluation],
-                 seed: int | None, max_ready: int, max_explore: int):
+                 seed: int | None, capacity: int, max_explore: int):
         self._factory = optimizer_factory
         self.optimizer = None
         self._rng = np.random.default_rng(None if seed is None else seed + 1)
@@ -296,9 +299,9 @@ class _Planner:
         self._cond = threading.Condition()
         self._arrived: list[Evaluation] = []
         self._ready: deque[tuple[np.ndarray, str]] = deque()
-        self._max_ready = max(1, max_ready)
+        self.capacity = capacity
         # Two ready points absorb results that arrive together; more grow on demand.
-        self._target = min(2, self._max_ready)
+        self._target = 2
         self._explore_left = max_explore
         self._stopped = False
         self._error: BaseException | None = None
@@ -316,7 +319,7 @@ class _Planner:
         with self._cond:
             if not self._ready and self.optimizer is not None:
                 # The model has fallen behind: keep more points ready from now on.
-                self._target = min(self._target + 1, self._max_ready)
+                self._target = min(self._target + 1, max(2, self.capacity))
                 self._cond.notify_all()
             if self._explore_left <= 0:
                 self._cond.wait_for(lambda: self._ready or self._error is not None)
@@ -361,14 +364,10 @@ class _Planner:
         if any(r.ok for r in arrived):
             self.optimizer.tell(*observations(arrived))
 
-    @staticmethod
-    def _propose(optimizer, wanted: int) -> list[tuple[np.ndarray, str]]:
-        """One Local Penalization point, and when more are wanted at once (the workers outpace
-        the model) the rest drawn together by Thompson sampling."""
-        points = [(x, "lp") for x in optimizer.ask(1)]
-        if wanted > 1:
-            points += [(x, "thompson") for x in optimizer.ask_thompson(wanted - 1)]
-        return points
+    def _push(self, points: np.ndarray, proposal: str) -> None:
+        with self._cond:
+            self._ready.extend((x, proposal) for x in points)
+            self._cond.notify_all()
 
     def _loop(self) -> None:
         try:
@@ -377,6 +376,11 @@ class _Planner:
                 if self._explored:
                     optimizer.add_pending(np.array(self._explored))
                 self.optimizer = optimizer
+                short = self.capacity - len(self._ready) if self._explore_left <= 0 else 0
+            if short > 0:
+                # The first ask traces the acquisition function (a second or more), and no
+                # exploration is left to cover it: a point for every worker meanwhile.
+                self._push(optimizer.ask_thompson(short), "thompson")
             while True:
                 with self._cond:
                     self._cond.wait_for(
@@ -386,12 +390,20 @@ class _Planner:
                         return
                     arrived, self._arrived = self._arrived, []
                     wanted = self._target - len(self._ready)
+                # Asks run outside the lock, so that results keep arriving meanwhile.
                 self._tell(arrived)
+                if wanted > 1 and not self._ready:
+                    # Workers outpace the model: all but one point from one Thompson sample, at
+                    # once, then the Local Penalization point.
+                    self._push(optimizer.ask_thompson(wanted - 1), "thompson")
                 if wanted > 0:
-                    with self._cond:
-                        self._ready.extend(self._propose(optimizer, wanted))
-                        self._cond.notify_all()
+                    self._push(optimizer.ask(1), "lp")
                 if optimizer.refit_due():
+                    if optimizer.full_refit_due():
+                        # A full fit takes seconds: leave a point for every worker meanwhile.
+                        short = self.capacity - len(self._ready)
+                        if short > 0:
+                            self._push(optimizer.ask_thompson(short), "thompson")
                     optimizer.refit()
         except BaseException as error:  # surfaced in the driver's thread by next_point/stop
             logger.exception("the model thread failed")
@@ -406,7 +418,7 @@ def run_async(run: _Run, optimizer_factory: Callable[[], Any]):
     :return: The optimizer, holding every result told.
     """
     planner = _Planner(
-        optimizer_factory, run.problem, run.history, run.settings.seed, max_ready=run.capacity(),
+        optimizer_factory, run.problem, run.history, run.settings.seed, capacity=run.capacity(),
         max_explore=max(1, int(run.settings.explore_fraction * run.settings.evaluations)),
     )
     planner.start()
@@ -427,6 +439,7 @@ def run_async(run: _Run, optimizer_factory: Callable[[], Any]):
 def _refill(run: _Run, ac: as_completed, planner: _Planner, received: float | None) -> None:
     """Give every free worker thread a point, while the budget lasts."""
     while run.remaining > 0 and len(run.in_flight) < run.capacity():
+        planner.capacity = run.capacity()
         x, proposal = planner.next_point()
         ac.add(run.submit(x, proposal))
         if received is not None:
