@@ -22,6 +22,7 @@ import statistics
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -181,6 +182,25 @@ def time_to_regret(curve: list[list[float]]) -> dict[str, float | None]:
     }
 
 
+def idle_worker_s(result: Result) -> dict[str, float]:
+    """Where the workers' idle time went (worker-seconds, on the run's clock): before each
+    worker thread's first evaluation, between its evaluations, and after its last one until
+    the run's end (the tail: once the budget is spent, workers finish one by one)."""
+    driven = [e for e in result.history if e.proposal != INITIAL and e.started_at and e.finished_at]
+    start, end = result.started_at, result.started_at + result.metrics()["wall_s"]
+    by_worker: dict[str, list[Evaluation]] = {}
+    for e in driven:
+        by_worker.setdefault(e.worker or "?", []).append(e)
+    idle = {"start": 0.0, "between": 0.0, "tail": 0.0}
+    for runs in by_worker.values():
+        runs.sort(key=lambda e: e.started_at)
+        idle["start"] += max(0.0, runs[0].started_at - start)
+        idle["between"] += sum(max(0.0, b.started_at - a.finished_at) for a, b in zip(runs, runs[1:]))
+        idle["tail"] += max(0.0, end - runs[-1].finished_at)
+    idle["start"] += max(0, result.workers - len(by_worker)) * (end - start)  # never used
+    return {k: round(v, 2) for k, v in idle.items()}
+
+
 def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
@@ -196,6 +216,8 @@ def record_line(workload: str, arm: str, seed: int, result: Result, peak_mb: flo
         "delay_scale": settings.delay_scale,
         "driver_peak_rss_mb": round(peak_mb, 1),
         "dispatch_latency_last100_s": _median(result.dispatch_latencies_s[-LAST_N:]),
+        "idle_worker_s": idle_worker_s(result),
+        "proposals": dict(Counter(e.proposal for e in result.history if e.proposal != INITIAL)),
         "time_to_regret": time_to_regret(curve),
         "regret_curve": curve,
     }

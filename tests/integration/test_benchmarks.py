@@ -38,6 +38,9 @@ def test_reference_smoke(tmp_path):
         assert set(r["time_to_regret"]) == {"1e-1", "1e-2", "1e-3"}, r
         for level, t in r["time_to_regret"].items():
             assert t is None or 0 <= t <= r["wall_s"] + 1e-6, (level, r)
+        idle = r["idle_worker_s"]
+        assert set(idle) == {"start", "between", "tail"} and min(idle.values()) >= 0, r
+        assert sum(r["proposals"].values()) == r["evaluations"], r
         curve = r["regret_curve"]
         assert curve and curve[-1][1] == r["best_regret"], r
         assert all(a[0] <= b[0] and a[1] > b[1] for a, b in zip(curve, curve[1:])), curve
