@@ -34,10 +34,8 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from naive import run_naive  # noqa: E402  (imports TensorFlow and trieste: start-up, not a run)
-
-import tensorflow as tf  # noqa: E402
-
+# TensorFlow and trieste are imported where they are used: every worker process of the
+# cluster imports this file (as __mp_main__) when it starts, and needs neither.
 import dask_bo  # noqa: E402
 from dask_bo.evaluation import evaluate  # noqa: E402
 from dask_bo.history import INITIAL, Evaluation, Result  # noqa: E402
@@ -106,6 +104,8 @@ def load_worker_code() -> None:
 
 
 def seed_everything(seed: int) -> None:
+    import tensorflow as tf
+
     np.random.seed(seed)
     tf.random.set_seed(seed)
 
@@ -134,6 +134,7 @@ def initial_design(client, problem: Problem, n: int, seed: int) -> list[Evaluati
 
 def warm_up(problem: Problem, initial_data: list[Evaluation]) -> float:
     """One untimed fit, ask and tell, so that no arm pays for TensorFlow's first calls."""
+    import tensorflow as tf
     from trieste.acquisition import LocalPenalization
     from trieste.acquisition.rule import AsynchronousGreedy
     from trieste.ask_tell_optimization import AskTellOptimizer
@@ -324,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
         args.delay_scale if args.delay_scale is not None else w.delay_scale,
     )
     problem = get_problem(w.problem, delay_scale=w.delay_scale)
+    from naive import run_naive  # TensorFlow and trieste: start-up, not a run
+
     out = open(args.out, "a") if args.out else None
     lines: list[dict[str, Any]] = []
 
