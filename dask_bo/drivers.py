@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 import time
 import uuid
@@ -277,6 +278,10 @@ def space_filling_point(
     return lower + candidates[0] * (upper - lower)
 
 
+LP_BATCH = 4
+"""The most Local Penalization points the model thread asks for at once."""
+
+
 class _Planner:
     """Keeps points ready for the next free worker, on a thread of its own.
 
@@ -284,8 +289,12 @@ class _Planner:
     loop only pops a ready point. When none is ready (the model is still being built, or has
     fallen behind), the worker gets a space-filling point at once (proposal ``explore``), and
     once the model is running more points are kept ready, up to one per worker thread
-    (``capacity``, which the driver keeps up to date: only its thread talks to the cluster). Exploration is capped at ``max_explore`` points, past which a free
-    worker waits for the model: a run of cheap evaluations would otherwise be all exploration.
+    (``capacity``, which the driver keeps up to date: only its thread talks to the cluster).
+    Exploration is capped at ``max_explore`` points, past which a free worker waits for the
+    model: a run of cheap evaluations would otherwise be all exploration. Points come from
+    Local Penalization (``lp``); when workers wait, or are about to while the model does
+    something slow (its first, traced ask; a full refit), from one joint Thompson sample
+    (``thompson``), which costs about as much as one Local Penalization point.
     """
 
     def __init__(self, optimizer_factory: Callable[[], Any], problem: Problem, history: list[Evaluation],
@@ -298,6 +307,8 @@ class _Planner:
         self._explored: list[np.ndarray] = []  # handed out before the model existed
         self._cond = threading.Condition()
         self._arrived: list[Evaluation] = []
+        self._arrival_times: deque[float] = deque(maxlen=32)
+        self._full_refit_s = 1.0  # how long the last full refit (or the model's build) took
         self._ready: deque[tuple[np.ndarray, str]] = deque()
         self.capacity = capacity
         # Two ready points absorb results that arrive together; more grow on demand.
@@ -313,6 +324,7 @@ class _Planner:
     def observe(self, record: Evaluation) -> None:
         with self._cond:
             self._arrived.append(record)
+            self._arrival_times.append(time.monotonic())
             self._cond.notify()
 
     def next_point(self) -> tuple[np.ndarray, str]:
@@ -364,6 +376,16 @@ class _Planner:
         if any(r.ok for r in arrived):
             self.optimizer.tell(*observations(arrived))
 
+    def _demand(self, seconds: float) -> int:
+        """How many points the workers will want within ``seconds``, at the recent rate of
+        results (at most one per worker thread)."""
+        with self._cond:
+            times = list(self._arrival_times)
+        if len(times) < 2:
+            return self.capacity
+        rate = (len(times) - 1) / max(times[-1] - times[0], 1e-6)
+        return min(self.capacity, math.ceil(rate * seconds))
+
     def _push(self, points: np.ndarray, proposal: str) -> None:
         with self._cond:
             self._ready.extend((x, proposal) for x in points)
@@ -371,7 +393,9 @@ class _Planner:
 
     def _loop(self) -> None:
         try:
+            built_at = time.monotonic()
             optimizer = self._factory()
+            self._full_refit_s = time.monotonic() - built_at
             with self._cond:
                 if self._explored:
                     optimizer.add_pending(np.array(self._explored))
@@ -393,18 +417,26 @@ class _Planner:
                 # Asks run outside the lock, so that results keep arriving meanwhile.
                 self._tell(arrived)
                 if wanted > 1 and not self._ready:
-                    # Workers outpace the model: all but one point from one Thompson sample, at
-                    # once, then the Local Penalization point.
+                    # Workers are waiting: all but one point from one Thompson sample, at once,
+                    # then the Local Penalization point.
                     self._push(optimizer.ask_thompson(wanted - 1), "thompson")
+                    wanted = 1
                 if wanted > 0:
-                    self._push(optimizer.ask(1), "lp")
+                    # A greedy batch shares one Lipschitz estimate; a small one keeps the next
+                    # tell close.
+                    self._push(optimizer.ask(min(wanted, LP_BATCH)), "lp")
                 if optimizer.refit_due():
                     if optimizer.full_refit_due():
-                        # A full fit takes seconds: leave a point for every worker meanwhile.
-                        short = self.capacity - len(self._ready)
+                        # A full fit takes longer than the others: leave enough points for
+                        # the workers that will be free meanwhile.
+                        short = self._demand(1.5 * self._full_refit_s) - len(self._ready)
                         if short > 0:
                             self._push(optimizer.ask_thompson(short), "thompson")
-                    optimizer.refit()
+                        started = time.monotonic()
+                        optimizer.refit()
+                        self._full_refit_s = time.monotonic() - started
+                    else:
+                        optimizer.refit()
         except BaseException as error:  # surfaced in the driver's thread by next_point/stop
             logger.exception("the model thread failed")
             with self._cond:
