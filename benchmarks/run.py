@@ -184,21 +184,31 @@ def time_to_regret(curve: list[list[float]]) -> dict[str, float | None]:
 
 
 def idle_worker_s(result: Result) -> dict[str, float]:
-    """Where the workers' idle time went (worker-seconds, on the run's clock): before each
-    worker thread's first evaluation, between its evaluations, and after its last one until
-    the run's end (the tail: once the budget is spent, workers finish one by one)."""
+    """Where the workers' idle time went (worker-seconds, on the run's clock): ``start``,
+    before each worker thread's first evaluation; ``between``, between its evaluations while
+    the budget lasted (the driver's share); ``tail``, after the run's last submission (once the
+    budget is spent the workers finish one by one, and no driver can fill that)."""
     driven = [e for e in result.history if e.proposal != INITIAL and e.started_at and e.finished_at]
     start, end = result.started_at, result.started_at + result.metrics()["wall_s"]
+    budget_spent = max((e.submitted_at for e in driven if e.submitted_at), default=end)
     by_worker: dict[str, list[Evaluation]] = {}
     for e in driven:
         by_worker.setdefault(e.worker or "?", []).append(e)
     idle = {"start": 0.0, "between": 0.0, "tail": 0.0}
+
+    def add(kind: str, t0: float, t1: float) -> None:
+        before = max(0.0, min(t1, budget_spent) - t0)
+        idle[kind] += before
+        idle["tail"] += max(0.0, t1 - max(t0, budget_spent))
+
     for runs in by_worker.values():
         runs.sort(key=lambda e: e.started_at)
-        idle["start"] += max(0.0, runs[0].started_at - start)
-        idle["between"] += sum(max(0.0, b.started_at - a.finished_at) for a, b in zip(runs, runs[1:]))
-        idle["tail"] += max(0.0, end - runs[-1].finished_at)
-    idle["start"] += max(0, result.workers - len(by_worker)) * (end - start)  # never used
+        add("start", start, runs[0].started_at)
+        for a, b in zip(runs, runs[1:]):
+            add("between", a.finished_at, b.started_at)
+        add("between", runs[-1].finished_at, end)
+    for _ in range(max(0, result.workers - len(by_worker))):  # never used
+        add("start", start, end)
     return {k: round(v, 2) for k, v in idle.items()}
 
 
