@@ -400,11 +400,13 @@ class _Planner:
                 if self._explored:
                     optimizer.add_pending(np.array(self._explored))
                 self.optimizer = optimizer
-                short = self.capacity - len(self._ready) if self._explore_left <= 0 else 0
+                cover = len(self._ready) + max(self._explore_left, 0)
+            # The first ask traces the acquisition function (about as long as the build):
+            # enough points for the workers that will be free meanwhile, then that ask.
+            short = self._demand(self._full_refit_s) - cover
             if short > 0:
-                # The first ask traces the acquisition function (a second or more), and no
-                # exploration is left to cover it: a point for every worker meanwhile.
                 self._push(optimizer.ask_thompson(short), "thompson")
+            self._push(optimizer.ask(1), "lp")
             while True:
                 with self._cond:
                     self._cond.wait_for(
