@@ -428,17 +428,17 @@ class _Planner:
                     # tell close.
                     self._push(optimizer.ask(min(wanted, LP_BATCH)), "lp")
                 if optimizer.refit_due():
-                    if optimizer.full_refit_due():
+                    full = optimizer.full_refit_due()
+                    if full:
                         # A full fit takes longer than the others: leave enough points for
                         # the workers that will be free meanwhile.
                         short = self._demand(1.5 * self._full_refit_s) - len(self._ready)
                         if short > 0:
                             self._push(optimizer.ask_thompson(short), "thompson")
-                        started = time.monotonic()
-                        optimizer.refit()
+                    started = time.monotonic()
+                    optimizer.refit()
+                    if full:
                         self._full_refit_s = time.monotonic() - started
-                    else:
-                        optimizer.refit()
         except BaseException as error:  # surfaced in the driver's thread by next_point/stop
             logger.exception("the model thread failed")
             with self._cond:
@@ -472,8 +472,8 @@ def run_async(run: _Run, optimizer_factory: Callable[[], Any]):
 
 def _refill(run: _Run, ac: as_completed, planner: _Planner, received: float | None) -> None:
     """Give every free worker thread a point, while the budget lasts."""
-    while run.remaining > 0 and len(run.in_flight) < run.capacity():
-        planner.capacity = run.capacity()
+    while run.remaining > 0 and len(run.in_flight) < (capacity := run.capacity()):
+        planner.capacity = capacity
         x, proposal = planner.next_point()
         ac.add(run.submit(x, proposal))
         if received is not None:
