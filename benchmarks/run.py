@@ -1,6 +1,6 @@
 """Benchmark harness: dask_bo's drivers against the reference notebook's loop, on one cluster.
 
-    python benchmarks/run.py --workload reference [--seeds N] [--arms default,naive]
+    python benchmarks/run.py --workload reference [--seeds N] [--first-seed K] [--arms default,naive]
         [--out FILE] [--evaluations N] [--delay-scale S] [--no-warm-up]
 
 For each seed the initial design is evaluated once and shared by every run of that seed:
@@ -304,11 +304,16 @@ def print_table(summary: dict[str, Any], out=sys.stderr) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workload", required=True, choices=sorted(WORKLOADS))
-    parser.add_argument("--seeds", type=int, default=5, help="runs seeds 0..N-1 (default 5)")
+    parser.add_argument("--seeds", type=int, default=5, help="how many seeds to run (default 5)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="runs seeds K..K+N-1 (default 0), to add seeds to an earlier run")
     parser.add_argument("--arms", default=",".join(ARMS), help="comma-separated, of: default, naive")
     parser.add_argument("--out", type=Path, help="also append the JSON lines to this file")
     parser.add_argument("--evaluations", type=int, help="override the workload's budget")
     parser.add_argument("--delay-scale", type=float, help="override the workload's delay scale")
+    parser.add_argument("--summarize", type=Path, nargs="+", metavar="FILE",
+                        help="run nothing: the summary of the workload's lines in these files"
+                             " (the last line of each arm, mode and seed counts)")
     parser.add_argument("--no-warm-up", dest="warm_up", action="store_false",
                         help="skip the untimed model warm-up (smoke tests only)")
     args = parser.parse_args(argv)
@@ -316,6 +321,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = [a for a in args.arms if a not in ARMS]
     if unknown or not args.arms:
         parser.error(f"--arms expects a comma-separated list of {', '.join(ARMS)}, got {unknown or args.arms}")
+    if args.first_seed < 0:
+        parser.error(f"--first-seed must be >= 0, got {args.first_seed}")
     if args.seeds < 1:
         parser.error(f"--seeds must be at least 1, got {args.seeds}")
     if args.evaluations is not None and args.evaluations < 1:
@@ -325,8 +332,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def summarize_files(workload: str, paths: list[Path]) -> dict[str, Any]:
+    """The summary of the run lines of ``workload`` in earlier ``--out`` files: seeds added by
+    a later invocation count with the earlier ones, and a rerun replaces its earlier line."""
+    runs: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for path in paths:
+        if not path.is_file():
+            raise SystemExit(f"--summarize: no such file {str(path)!r}; give files written by --out")
+        for text in path.read_text().splitlines():
+            line = json.loads(text) if text.strip() else {}
+            if line.get("workload") == workload and not line.get("summary"):
+                runs[(line["arm"], line["mode"], line["seed"])] = line
+    if not runs:
+        raise SystemExit(f"--summarize: no runs of workload {workload!r} in {', '.join(map(str, paths))}")
+    return summarize(workload, list(runs.values()))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.summarize:
+        summary = summarize_files(args.workload, args.summarize)
+        print(json.dumps(summary))
+        print_table(summary)
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     w = WORKLOADS[args.workload]
     w = Workload(
@@ -353,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         client.run(load_worker_code)
         logger.info("workload %s: %s on %d workers (%s)", args.workload, w, w.workers, client.dashboard_link)
         warmed = not args.warm_up
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             initial = initial_design(client, problem, w.initial, seed)
             if not warmed:
                 logger.info("warm-up took %.1f s", warm_up(problem, initial))

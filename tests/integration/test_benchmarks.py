@@ -52,6 +52,21 @@ def test_reference_smoke(tmp_path):
     assert {t["target"] for t in summary["targets"]} >= {"async utilization", "async wall / naive wall"}
     assert "medians per (arm, mode)" in done.stderr
 
+    # A later invocation's seed counts with the earlier ones; a rerun replaces its line.
+    extra = dict(runs_of(runs, "naive"), seed=1, wall_s=1000.0)
+    rerun = dict(runs_of(runs, "naive"), wall_s=3000.0)
+    (tmp_path / "more.jsonl").write_text(json.dumps(extra) + "\n" + json.dumps(rerun) + "\n")
+    again = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "run.py"), "--workload", "reference",
+         "--summarize", str(out), str(tmp_path / "more.jsonl")],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    merged = json.loads(again.stdout)
+    assert merged["medians"]["naive/async"]["runs"] == 2
+    assert merged["medians"]["naive/async"]["wall_s"] == 2000.0
+    assert merged["medians"]["default/async"] == summary["medians"]["default/async"]
+
 
 def runs_of(runs, arm):
     (run,) = [r for r in runs if r["arm"] == arm]
