@@ -35,6 +35,26 @@ with _native_stderr_silenced():
     import tensorflow as tf
     import tensorflow_probability as tfp
 
+
+def _trace_without_autograph(*packages: str) -> None:
+    """Let tf.function trace these packages' code as it is written.
+
+    AutoGraph rewrites the source of every Python function a trace reaches before running it;
+    for gpflow's and trieste's code that was half of a run's first model fit and first ask
+    (benchmarks/README.md). Their control flow depends on Python values only, so it needs no
+    rewriting: a condition on a tensor would raise in graph mode rather than change a result,
+    and asked points and losses are bit-identical either way.
+    """
+    try:
+        from tensorflow.python.autograph.core import config
+    except ImportError:  # a TensorFlow without this module: keep its default
+        return
+    skip = tuple(config.DoNotConvert(package) for package in packages)
+    config.CONVERSION_RULES = skip + tuple(config.CONVERSION_RULES)
+
+
+_trace_without_autograph("gpflow", "trieste", "check_shapes", "dask_bo")
+
 import numpy as np
 import scipy.optimize
 from threadpoolctl import ThreadpoolController
@@ -199,10 +219,9 @@ class Optimizer:
             rule = EfficientGlobalOptimization(
                 num_query_points=batch_size, builder=penalization, optimizer=maximizer
             )
-        with _BLAS.limit(limits=1, user_api="blas"):
-            self._ask_tell = _AskTell(self.search_space, data, model, rule)
+        # The model is fitted below by refit(), whose compiled functions then serve the run.
+        self._ask_tell = _AskTell(self.search_space, data, model, rule, fit_model=False)
         self._ask_tell.fit_on_update = False
-        self._fitted_size = self._full_fit_size = len(x)
         self._scipy = gpflow.optimizers.Scipy()  # keeps the compiled loss between refits
         gp = model.model
         # Trieste's full fit traces a new sampler and a new loss every time (1 s of a 1.5 s fit
@@ -216,6 +235,8 @@ class Optimizer:
         # Drivers add and drop pending points from the thread that runs the loop while another
         # thread asks: the list is the only state they share.
         self._lock = threading.Lock()
+        self._fitted_size = self._full_fit_size = 0
+        self.refit()
 
     @property
     def dataset_size(self) -> int:
