@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import statistics
 import threading
 import time
 import uuid
@@ -307,7 +308,7 @@ class _Planner:
         self._explored: list[np.ndarray] = []  # handed out before the model existed
         self._cond = threading.Condition()
         self._arrived: list[Evaluation] = []
-        self._arrival_times: deque[float] = deque(maxlen=32)
+        self._durations: deque[float] = deque(maxlen=32)  # of the latest evaluations, s
         self._full_refit_s = 1.0  # how long the last full refit (or the model's build) took
         self._ready: deque[tuple[np.ndarray, str]] = deque()
         self.capacity = capacity
@@ -324,7 +325,8 @@ class _Planner:
     def observe(self, record: Evaluation) -> None:
         with self._cond:
             self._arrived.append(record)
-            self._arrival_times.append(time.monotonic())
+            if record.started_at is not None and record.finished_at is not None:
+                self._durations.append(max(record.finished_at - record.started_at, 1e-3))
             self._cond.notify()
 
     def next_point(self) -> tuple[np.ndarray, str]:
@@ -377,13 +379,14 @@ class _Planner:
             self.optimizer.tell(*observations(arrived))
 
     def _demand(self, seconds: float) -> int:
-        """How many points the workers will want within ``seconds``, at the recent rate of
-        results (at most one per worker thread)."""
+        """How many points busy workers will want within ``seconds``: one per worker thread
+        and mean duration of the latest evaluations (at most one per worker thread). The rate
+        of arrivals would undercount exactly when the model has starved the workers."""
         with self._cond:
-            times = list(self._arrival_times)
-        if len(times) < 2:
+            durations = list(self._durations)
+        if not durations:
             return self.capacity
-        rate = (len(times) - 1) / max(times[-1] - times[0], 1e-6)
+        rate = self.capacity / statistics.fmean(durations)
         return min(self.capacity, math.ceil(rate * seconds))
 
     def _push(self, points: np.ndarray, proposal: str) -> None:
@@ -401,9 +404,9 @@ class _Planner:
                     optimizer.add_pending(np.array(self._explored))
                 self.optimizer = optimizer
                 cover = len(self._ready) + max(self._explore_left, 0)
-            # The first ask traces the acquisition function (about as long as the build):
-            # enough points for the workers that will be free meanwhile, then that ask.
-            short = self._demand(self._full_refit_s) - cover
+            # The first ask traces the acquisition function (up to 1.5 times as long as the
+            # build): enough points for the workers that will be free meanwhile, then that ask.
+            short = self._demand(1.5 * self._full_refit_s) - cover
             if short > 0:
                 self._push(optimizer.ask_thompson(short), "thompson")
             self._push(optimizer.ask(1), "lp")

@@ -94,7 +94,17 @@ def test_both_objective_forms_on_the_cluster(client, objective):
     problem = Problem(objective, [0, 0], [1, 1], name=objective.__name__, minimum=0.0)
     result = optimize(problem, client=client, evaluations=8, initial=3, progress=False)
     assert [e.status for e in result.history] == ["ok"] * 11
-    assert result.metrics()["best_regret"] < 0.1
+    for e in result.history:
+        assert e.y == pytest.approx(plain(np.array(e.x)), rel=1e-12), e
+
+
+@pytest.mark.parametrize("mode", ["async", "sync"])
+def test_both_modes_find_the_minimum_of_a_quadratic(client, mode):
+    # Measured here: async's worst regret after 20 evaluations in 16 runs was 0.011, sync's
+    # after 15 in 12 runs 0.002; 23 uniform points miss 0.05 about one run in 50.
+    problem = Problem(plain, [0, 0], [1, 1], name="quadratic", minimum=0.0)
+    result = optimize(problem, client=client, mode=mode, evaluations=20, initial=3, progress=False)
+    assert result.metrics()["best_regret"] < 0.05
 
 
 def test_objective_from_a_file_the_workers_lack(client, tmp_path):
