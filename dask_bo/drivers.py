@@ -295,7 +295,9 @@ class _Planner:
     model: a run of cheap evaluations would otherwise be all exploration. Points come from
     Local Penalization (``lp``); when workers wait, or are about to while the model does
     something slow (its first, traced ask; a full refit), from one joint Thompson sample
-    (``thompson``), which costs about as much as one Local Penalization point.
+    (``thompson``), which costs about as much as one Local Penalization point. A ready point
+    was chosen without the results told after it; while the model has nothing else to do, the
+    oldest such point is asked again (``lp``), so that what goes out has seen all the data.
     """
 
     def __init__(self, optimizer_factory: Callable[[], Any], problem: Problem, history: list[Evaluation],
@@ -310,7 +312,8 @@ class _Planner:
         self._arrived: list[Evaluation] = []
         self._durations: deque[float] = deque(maxlen=32)  # of the latest evaluations, s
         self._full_refit_s = 1.0  # how long the last full refit (or the model's build) took
-        self._ready: deque[tuple[np.ndarray, str]] = deque()
+        # (point, proposal, the number of observations the model had when it was asked)
+        self._ready: deque[tuple[np.ndarray, str, int]] = deque()
         self.capacity = capacity
         # Two ready points absorb results that arrive together; more grow on demand.
         self._target = 2
@@ -340,7 +343,7 @@ class _Planner:
             if self._error is not None:
                 raise RuntimeError(f"the model failed: {self._error!r}") from self._error
             if self._ready:
-                point, proposal = self._ready.popleft()
+                point, proposal, _ = self._ready.popleft()
                 self._cond.notify()
                 self._taken.append(point)
                 return point, proposal
@@ -365,7 +368,7 @@ class _Planner:
         if self.optimizer is not None:
             with self._cond:
                 if self._ready:  # asked, never sent: no longer pending
-                    self.optimizer.forget(np.array([point for point, _ in self._ready]))
+                    self.optimizer.forget(np.array([entry[0] for entry in self._ready]))
                     self._ready.clear()
                 arrived, self._arrived = self._arrived, []
             self._tell(arrived)
@@ -390,8 +393,31 @@ class _Planner:
         return min(self.capacity, math.ceil(rate * seconds))
 
     def _push(self, points: np.ndarray, proposal: str) -> None:
+        size = self.optimizer.dataset_size
         with self._cond:
-            self._ready.extend((x, proposal) for x in points)
+            self._ready.extend((x, proposal, size) for x in points)
+            self._cond.notify_all()
+
+    def _stale(self) -> int | None:
+        """The index of the oldest ready point asked before the latest results, while another
+        point stays ready for a worker that frees up meanwhile (call with the lock held)."""
+        if len(self._ready) < 2:
+            return None
+        size = self.optimizer.dataset_size
+        return next((i for i, entry in enumerate(self._ready) if entry[2] < size), None)
+
+    def _refresh(self, optimizer) -> None:
+        """Ask again for the oldest stale ready point, with the data told since."""
+        with self._cond:
+            i = self._stale()
+            if i is None:
+                return
+            point = self._ready[i][0]
+            del self._ready[i]
+        optimizer.forget(point[None, :])
+        (fresh,) = optimizer.ask(1)
+        with self._cond:
+            self._ready.insert(min(i, len(self._ready)), (fresh, "lp", optimizer.dataset_size))
             self._cond.notify_all()
 
     def _loop(self) -> None:
@@ -414,6 +440,7 @@ class _Planner:
                 with self._cond:
                     self._cond.wait_for(
                         lambda: self._stopped or self._arrived or len(self._ready) < self._target
+                        or self._stale() is not None
                     )
                     if self._stopped:
                         return
@@ -430,6 +457,8 @@ class _Planner:
                     # A greedy batch shares one Lipschitz estimate; a small one keeps the next
                     # tell close.
                     self._push(optimizer.ask(min(wanted, LP_BATCH)), "lp")
+                elif not arrived:
+                    self._refresh(optimizer)
                 if optimizer.refit_due():
                     full = optimizer.full_refit_due()
                     if full:

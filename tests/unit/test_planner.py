@@ -1,0 +1,60 @@
+"""The async driver's model thread, on a real Optimizer, without a cluster."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from dask_bo.drivers import _Planner
+from dask_bo.history import Evaluation
+from dask_bo.optimizer import Optimizer
+from dask_bo.problems import get_problem
+
+
+def wait_until(condition, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def as_set(points) -> set[tuple[float, ...]]:
+    return {tuple(float(v) for v in p) for p in points}
+
+
+def test_ready_points_are_asked_again_once_results_arrive():
+    problem = get_problem("scaled-branin", delay_scale=0.0)
+    x = np.random.default_rng(0).random((5, 2))
+    y = problem.objective(x)
+    history = [Evaluation(id=i, x=tuple(x[i]), y=float(y[i, 0]), status="ok") for i in range(5)]
+    planner = _Planner(
+        lambda: Optimizer(problem.lower, problem.upper, x, y), problem, history, seed=0,
+        capacity=3, max_explore=0,  # no space-filling points: every point comes from the model
+    )
+    planner.start()
+    try:
+        sent = [planner.next_point() for _ in range(3)]
+        wait_until(lambda: len(planner._ready) == 2)
+        stale = [entry[0] for entry in planner._ready]
+        assert all(entry[2] == 5 for entry in planner._ready)
+
+        first = sent[0][0]
+        now = time.time()
+        planner.observe(Evaluation(
+            id=5, x=tuple(first), y=float(problem.objective(first[None, :])[0, 0]), status="ok",
+            proposal=sent[0][1], started_at=now - 1.0, finished_at=now,
+        ))
+        # Told, then each ready point is asked again with the sixth observation.
+        wait_until(lambda: len(planner._ready) == 2 and all(e[2] == 6 for e in planner._ready))
+        fresh = [entry[0] for entry in planner._ready]
+        assert [entry[1] for entry in planner._ready] == ["lp", "lp"]
+        assert not as_set(fresh) & as_set(stale)
+        # Pending: the two points still out and the two ready ones, nothing else.
+        pending = as_set(planner.optimizer.pending_points)
+        assert pending == as_set([p for p, _ in sent[1:]] + fresh)
+    finally:
+        optimizer = planner.stop()
+    # Ready points never sent are no longer pending; the points out still are.
+    assert as_set(optimizer.pending_points) == as_set([p for p, _ in sent[1:]])
+    assert optimizer.dataset_size == 6
