@@ -399,25 +399,31 @@ class _Planner:
             self._cond.notify_all()
 
     def _stale(self) -> int | None:
-        """The index of the oldest ready point asked before the latest results, while another
-        point stays ready for a worker that frees up meanwhile (call with the lock held)."""
-        if len(self._ready) < 2:
-            return None
+        """The index of the first of the next two ready points that was asked before the
+        latest results (call with the lock held). Points further back wait for their turn:
+        with many ready, refreshing them all after every result would keep the model busy."""
         size = self.optimizer.dataset_size
-        return next((i for i, entry in enumerate(self._ready) if entry[2] < size), None)
+        return next((i for i in range(min(2, len(self._ready))) if self._ready[i][2] < size), None)
 
     def _refresh(self, optimizer) -> None:
-        """Ask again for the oldest stale ready point, with the data told since."""
+        """Ask again for a stale ready point, with the data told since. The old point stays
+        ready meanwhile, for a worker that frees up, but is not pending for this ask."""
         with self._cond:
             i = self._stale()
             if i is None:
                 return
-            point = self._ready[i][0]
-            del self._ready[i]
-        optimizer.forget(point[None, :])
+            stale = self._ready[i]
+        optimizer.forget(stale[0][None, :])
         (fresh,) = optimizer.ask(1)
+        entry = (fresh, "lp", optimizer.dataset_size)
         with self._cond:
-            self._ready.insert(min(i, len(self._ready)), (fresh, "lp", optimizer.dataset_size))
+            for j, ready in enumerate(self._ready):
+                if ready is stale:
+                    self._ready[j] = entry
+                    break
+            else:  # handed out during the ask: in flight, so pending again; keep both
+                optimizer.add_pending(stale[0][None, :])
+                self._ready.append(entry)
             self._cond.notify_all()
 
     def _loop(self) -> None:

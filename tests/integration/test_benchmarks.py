@@ -71,3 +71,16 @@ def test_reference_smoke(tmp_path):
 def runs_of(runs, arm):
     (run,) = [r for r in runs if r["arm"] == arm]
     return run
+
+
+def test_startup_smoke():
+    command = [sys.executable, str(BENCHMARKS / "startup.py"), "--problem", "scaled-branin",
+               "--initial", "5", "--pending", "2"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = json.loads(done.stdout)
+    assert line["problem"] == "scaled-branin" and line["pending"] == 2
+    seconds = line["seconds"]
+    assert {"import", "build", "ask_1_#0", "first_refit", "first_fit_and_ask"} <= set(seconds)
+    assert all(s > 0 for s in seconds.values()), seconds
+    assert seconds["first_fit_and_ask"] == round(seconds["build"] + seconds["ask_1_#0"], 3)

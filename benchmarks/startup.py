@@ -1,0 +1,59 @@
+"""The model's first steps in a fresh process: build (with its first fit), asks, tell, refits.
+
+    python benchmarks/startup.py [--problem hartmann-6] [--initial 12] [--pending 16]
+
+A run pays for these once (TensorFlow traces its functions on first use), while its workers
+wait for the first points. Prints one JSON line of seconds per step, plus the import time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--problem", default="hartmann-6")
+    parser.add_argument("--initial", type=int, default=12, help="observations to build from")
+    parser.add_argument("--pending", type=int, default=16, help="points in flight")
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    import numpy as np
+
+    from dask_bo.optimizer import Optimizer
+    from dask_bo.problems import get_problem
+
+    seconds: dict[str, float] = {"import": time.perf_counter() - started}
+
+    def timed(step: str, call):
+        t = time.perf_counter()
+        out = call()
+        seconds[step] = round(time.perf_counter() - t, 3)
+        return out
+
+    problem = get_problem(args.problem, delay_scale=0.0)
+    rng = np.random.default_rng(0)
+    x = rng.random((args.initial, problem.dim))
+    optimizer = timed("build", lambda: Optimizer(problem.lower, problem.upper, x, problem.objective(x)))
+    optimizer.add_pending(rng.random((args.pending, problem.dim)))
+    timed("thompson_3", lambda: optimizer.ask_thompson(3))
+    for i in range(3):
+        timed(f"ask_1_#{i}", lambda: optimizer.ask(1))
+    timed("ask_4", lambda: optimizer.ask(4))
+    new = rng.random((4, problem.dim))
+    timed("tell_4", lambda: optimizer.tell(new, problem.objective(new)))
+    timed("ask_1_after_tell", lambda: optimizer.ask(1))
+    timed("first_refit", optimizer.refit)
+    seconds["import"] = round(seconds["import"], 3)
+    seconds["first_fit_and_ask"] = round(seconds["build"] + seconds["ask_1_#0"], 3)
+    print(json.dumps({"problem": args.problem, "initial": args.initial, "pending": args.pending,
+                      "seconds": seconds}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
