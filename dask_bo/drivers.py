@@ -312,6 +312,7 @@ class _Planner:
         self._arrived: list[Evaluation] = []
         self._durations: deque[float] = deque(maxlen=32)  # of the latest evaluations, s
         self._full_refit_s = 1.0  # how long the last full refit (or the model's build) took
+        self._ask_s = math.inf  # seconds per point of the latest Local Penalization ask
         # (point, proposal, the number of observations the model had when it was asked)
         self._ready: deque[tuple[np.ndarray, str, int]] = deque()
         self.capacity = capacity
@@ -400,10 +401,30 @@ class _Planner:
 
     def _stale(self) -> int | None:
         """The index of the first of the next two ready points that was asked before the
-        latest results (call with the lock held). Points further back wait for their turn:
-        with many ready, refreshing them all after every result would keep the model busy."""
+        latest results, if the model has time for it (call with the lock held). Points
+        further back wait for their turn: with many ready, refreshing them all after every
+        result would keep the model busy."""
+        if not self._time_to_spare():
+            return None
         size = self.optimizer.dataset_size
         return next((i for i in range(min(2, len(self._ready))) if self._ready[i][2] < size), None)
+
+    def _time_to_spare(self) -> bool:
+        """Whether results arrive slowly enough that the model could ask three points between
+        two of them (at the workers' recent evaluation times). Otherwise asking points again
+        takes time that telling results and refilling workers need (on ``wide``: 0.02 less
+        utilization)."""
+        if not self._durations:
+            return False
+        interval_s = statistics.fmean(self._durations) / max(self.capacity, 1)
+        return interval_s > 3 * self._ask_s
+
+    def _ask(self, optimizer, n: int) -> np.ndarray:
+        """``n`` Local Penalization points, timing the ask."""
+        started = time.monotonic()
+        points = optimizer.ask(n)
+        self._ask_s = (time.monotonic() - started) / n
+        return points
 
     def _refresh(self, optimizer) -> None:
         """Ask again for a stale ready point, with the data told since. The old point stays
@@ -414,7 +435,7 @@ class _Planner:
                 return
             stale = self._ready[i]
         optimizer.forget(stale[0][None, :])
-        (fresh,) = optimizer.ask(1)
+        (fresh,) = self._ask(optimizer, 1)
         entry = (fresh, "lp", optimizer.dataset_size)
         with self._cond:
             for j, ready in enumerate(self._ready):
@@ -462,7 +483,7 @@ class _Planner:
                 if wanted > 0:
                     # A greedy batch shares one Lipschitz estimate; a small one keeps the next
                     # tell close.
-                    self._push(optimizer.ask(min(wanted, LP_BATCH)), "lp")
+                    self._push(self._ask(optimizer, min(wanted, LP_BATCH)), "lp")
                 elif not arrived:
                     self._refresh(optimizer)
                 if optimizer.refit_due():

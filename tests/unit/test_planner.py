@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 
 from dask_bo.drivers import _Planner
 from dask_bo.history import Evaluation
@@ -23,7 +24,10 @@ def as_set(points) -> set[tuple[float, ...]]:
     return {tuple(float(v) for v in p) for p in points}
 
 
-def test_ready_points_are_asked_again_once_results_arrive():
+@pytest.mark.parametrize("duration_s", [10.0, 0.01])
+def test_ready_points_are_asked_again_once_results_arrive(duration_s):
+    """With evaluations of 10 s the model has time to ask the ready points again with the
+    new result; with evaluations of 10 ms it has not, and leaves them."""
     problem = get_problem("scaled-branin", delay_scale=0.0)
     x = np.random.default_rng(0).random((5, 2))
     y = problem.objective(x)
@@ -43,8 +47,14 @@ def test_ready_points_are_asked_again_once_results_arrive():
         now = time.time()
         planner.observe(Evaluation(
             id=5, x=tuple(first), y=float(problem.objective(first[None, :])[0, 0]), status="ok",
-            proposal=sent[0][1], started_at=now - 1.0, finished_at=now,
+            proposal=sent[0][1], started_at=now - duration_s, finished_at=now,
         ))
+        if duration_s < 1:
+            wait_until(lambda: planner.optimizer.dataset_size == 6)
+            time.sleep(2.0)
+            assert as_set(entry[0] for entry in planner._ready) == as_set(stale)
+            assert all(entry[2] == 5 for entry in planner._ready)
+            return
         # Told, then each ready point is asked again with the sixth observation.
         wait_until(lambda: len(planner._ready) == 2 and all(e[2] == 6 for e in planner._ready))
         fresh = [entry[0] for entry in planner._ready]
