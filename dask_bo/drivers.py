@@ -382,15 +382,21 @@ class _Planner:
         if any(r.ok for r in arrived):
             self.optimizer.tell(*observations(arrived))
 
-    def _demand(self, seconds: float) -> int:
-        """How many points busy workers will want within ``seconds``: one per worker thread
-        and mean duration of the latest evaluations (at most one per worker thread). The rate
-        of arrivals would undercount exactly when the model has starved the workers."""
+    def _busy_rate(self) -> float | None:
+        """Results a second while every worker thread is busy: one per thread and mean duration
+        of the latest evaluations (``None`` before any). The rate of arrivals would undercount
+        exactly when the model has starved the workers."""
         with self._cond:
-            durations = list(self._durations)
-        if not durations:
+            if not self._durations:
+                return None
+            return max(self.capacity, 1) / statistics.fmean(self._durations)
+
+    def _demand(self, seconds: float) -> int:
+        """How many points busy workers will want within ``seconds`` (at most one per worker
+        thread)."""
+        rate = self._busy_rate()
+        if rate is None:
             return self.capacity
-        rate = self.capacity / statistics.fmean(durations)
         return min(self.capacity, math.ceil(rate * seconds))
 
     def _push(self, points: np.ndarray, proposal: str) -> None:
@@ -414,10 +420,8 @@ class _Planner:
         two of them (at the workers' recent evaluation times). Otherwise asking points again
         takes time that telling results and refilling workers need (on ``wide``: 0.02 less
         utilization)."""
-        if not self._durations:
-            return False
-        interval_s = statistics.fmean(self._durations) / max(self.capacity, 1)
-        return interval_s > 3 * self._ask_s
+        rate = self._busy_rate()
+        return rate is not None and 1 / rate > 3 * self._ask_s
 
     def _ask(self, optimizer, n: int) -> np.ndarray:
         """``n`` Local Penalization points, timing the ask."""

@@ -69,7 +69,6 @@ from trieste.data import Dataset
 from gpflow.utilities import multiple_assign, read_values
 from trieste.models.gpflow import GaussianProcessRegression, build_gpr
 from trieste.models.gpflow.utils import randomize_hyperparameters, squeeze_hyperparameters
-from trieste.models.utils import optimize_model_and_save_result
 from trieste.space import Box
 
 tf.get_logger().setLevel("ERROR")
@@ -157,14 +156,11 @@ class _PendingPoints(AsynchronousRuleState):
 
 
 class _AskTell(AskTellOptimizerABC):
-    """Trieste's ask/tell optimizer whose tell refits hyperparameters only when asked to."""
-
-    fit_on_update = True
+    """Trieste's ask/tell optimizer whose tell leaves the hyperparameters alone: the
+    Optimizer refits them when :meth:`Optimizer.refit_due` says so."""
 
     def update_model(self, model, dataset: Dataset) -> None:
         model.update(dataset)
-        if self.fit_on_update:
-            optimize_model_and_save_result(model, dataset)
 
 
 class Optimizer:
@@ -221,7 +217,6 @@ class Optimizer:
             )
         # The model is fitted below by refit(), whose compiled functions then serve the run.
         self._ask_tell = _AskTell(self.search_space, data, model, rule, fit_model=False)
-        self._ask_tell.fit_on_update = False
         self._scipy = gpflow.optimizers.Scipy()  # keeps the compiled loss between refits
         gp = model.model
         # Trieste's full fit traces a new sampler and a new loss every time (1 s of a 1.5 s fit
