@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 def main() -> None:
     import run as bench
+    from naive import warm_up
 
     import dask_bo
 
@@ -24,7 +25,7 @@ def main() -> None:
         client.wait_for_workers(w.workers)
         client.run(bench.load_worker_code)
         initial = bench.initial_design(client, problem, w.initial, 0)
-        bench.warm_up(problem, initial)
+        warm_up(problem, initial)
         bench.seed_everything(0)
         result = dask_bo.optimize(
             problem, client=client, mode="async", evaluations=w.evaluations, seed=0,

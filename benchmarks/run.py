@@ -18,8 +18,11 @@ import json
 import logging
 import math
 import os
+import pickle
 import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -67,17 +70,21 @@ ARMS = ("default", "naive")
 
 
 class PeakRSS:
-    """The peak resident memory of this process while the block runs, sampled every 0.1 s."""
+    """The peak resident memory of a process (this one by default) while the block runs,
+    sampled every 0.1 s; a process that exits stops the sampling."""
 
-    def __init__(self, interval_s: float = 0.1):
-        self._process = psutil.Process()
+    def __init__(self, process: psutil.Process | None = None, interval_s: float = 0.1):
+        self._process = process or psutil.Process()
         self._interval_s = interval_s
         self._stop = threading.Event()
         self.peak_bytes = 0
         self._thread = threading.Thread(target=self._sample_until_stopped, daemon=True)
 
     def _sample(self) -> None:
-        self.peak_bytes = max(self.peak_bytes, self._process.memory_info().rss)
+        try:
+            self.peak_bytes = max(self.peak_bytes, self._process.memory_info().rss)
+        except psutil.NoSuchProcess:
+            self._stop.set()
 
     def _sample_until_stopped(self) -> None:
         while not self._stop.wait(self._interval_s):
@@ -132,28 +139,24 @@ def initial_design(client, problem: Problem, n: int, seed: int) -> list[Evaluati
     return records
 
 
-def warm_up(problem: Problem, initial_data: list[Evaluation]) -> float:
-    """One untimed fit, ask and tell, so that no arm pays for TensorFlow's first calls."""
-    import tensorflow as tf
-    from trieste.acquisition import LocalPenalization
-    from trieste.acquisition.rule import AsynchronousGreedy
-    from trieste.ask_tell_optimization import AskTellOptimizer
-    from trieste.data import Dataset
-    from trieste.models.gpflow import GaussianProcessRegression, build_gpr
-    from trieste.space import Box
-
-    start = time.perf_counter()
-    space = Box(list(problem.lower), list(problem.upper))
-    data = Dataset(
-        tf.constant([e.x for e in initial_data], tf.float64),
-        tf.constant([[e.y] for e in initial_data], tf.float64),
-    )
-    model = GaussianProcessRegression(build_gpr(data, space, likelihood_variance=1e-7))
-    rule = AsynchronousGreedy(builder=LocalPenalization(space, num_samples=2000))
-    bo = AskTellOptimizer(space, data, model, rule)
-    x = bo.ask().numpy()
-    bo.tell(Dataset(tf.constant(x), tf.constant(problem.objective(x), tf.float64)))
-    return time.perf_counter() - start
+def run_naive_apart(
+    client, problem: Problem, initial_data: list[Evaluation], evaluations: int, seed: int,
+    warm_up: bool,
+) -> tuple[Result, float]:
+    """The naive arm in a fresh process on the same cluster (see naive.py): its result and
+    that process's peak resident memory in MB."""
+    with tempfile.TemporaryDirectory() as tmp:
+        job, out = Path(tmp, "job.pkl"), Path(tmp, "result.pkl")
+        job.write_bytes(pickle.dumps({
+            "address": client.scheduler.address, "problem": problem, "initial_data": initial_data,
+            "evaluations": evaluations, "seed": seed, "warm_up": warm_up,
+        }))
+        child = subprocess.Popen([sys.executable, str(Path(__file__).with_name("naive.py")), str(job), str(out)])
+        with PeakRSS(psutil.Process(child.pid)) as rss:
+            code = child.wait()
+        if code != 0:
+            raise RuntimeError(f"the naive arm's process exited with code {code} (its error is above)")
+        return pickle.loads(out.read_bytes()), rss.peak_mb
 
 
 def regret_curve(result: Result) -> list[list[float]]:
@@ -363,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         args.delay_scale if args.delay_scale is not None else w.delay_scale,
     )
     problem = get_problem(w.problem, delay_scale=w.delay_scale)
-    from naive import run_naive  # TensorFlow and trieste: start-up, not a run
+    from naive import warm_up  # TensorFlow and trieste: start-up, not a run
 
     out = open(args.out, "a") if args.out else None
     lines: list[dict[str, Any]] = []
@@ -391,15 +394,16 @@ def main(argv: list[str] | None = None) -> int:
             k = seed % len(runs)  # each seed starts with another run: no arm always goes first
             for arm, mode in runs[k:] + runs[:k]:
                 seed_everything(seed)
-                with PeakRSS() as rss:
-                    if arm == "naive":
-                        result = run_naive(client, problem, initial, w.evaluations, seed=seed)
-                    else:
+                if arm == "naive":
+                    result, peak_mb = run_naive_apart(client, problem, initial, w.evaluations, seed, args.warm_up)
+                else:
+                    with PeakRSS() as rss:
                         result = dask_bo.optimize(
                             problem, client=client, mode=mode, evaluations=w.evaluations,
                             seed=seed, progress=False, initial_data=initial,
                         )
-                line = record_line(args.workload, arm, seed, result, rss.peak_mb, w)
+                    peak_mb = rss.peak_mb
+                line = record_line(args.workload, arm, seed, result, peak_mb, w)
                 lines.append(line)
                 emit(line)
                 logger.info(

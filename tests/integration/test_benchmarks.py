@@ -84,3 +84,13 @@ def test_startup_smoke():
     assert {"import", "build", "ask_1_#0", "first_refit", "first_fit_and_ask"} <= set(seconds)
     assert all(s > 0 for s in seconds.values()), seconds
     assert seconds["first_fit_and_ask"] == round(seconds["build"] + seconds["ask_1_#0"], 3)
+
+
+def test_naive_arm_runs_without_dask_bos_tensorflow_setup():
+    """The notebook's loop must trace trieste as the notebook does: its process never imports
+    dask_bo's optimizer, which changes how TensorFlow traces trieste's code."""
+    probe = "import sys, naive; print('dask_bo.optimizer' in sys.modules, callable(naive.main))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=120, cwd=BENCHMARKS)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["False", "True"]
