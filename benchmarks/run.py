@@ -359,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         print_table(summary)
         return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    logging.getLogger("distributed").setLevel(logging.WARNING)  # not every client's comings and goings
     w = WORKLOADS[args.workload]
     w = Workload(
         w.problem, w.workers, w.initial,
