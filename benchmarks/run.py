@@ -359,7 +359,6 @@ def main(argv: list[str] | None = None) -> int:
         print_table(summary)
         return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    logging.getLogger("distributed").setLevel(logging.WARNING)  # not every client's comings and goings
     w = WORKLOADS[args.workload]
     w = Workload(
         w.problem, w.workers, w.initial,
@@ -380,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
             out.flush()
 
     client = dask_bo.connect(n_workers=w.workers)
+    # Once distributed has set up its logging: not every client's comings and goings.
+    logging.getLogger("distributed").setLevel(logging.WARNING)
     try:
         client.wait_for_workers(w.workers)
         client.run(load_worker_code)
@@ -387,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         warmed = not args.warm_up
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             initial = initial_design(client, problem, w.initial, seed)
-            if not warmed:
+            if not warmed and "default" in args.arms:  # the naive arm warms up in its process
                 logger.info("warm-up took %.1f s", warm_up(problem, initial))
                 warmed = True
             runs = [("default", m) for m in ("sync", "async") if "default" in args.arms]
