@@ -293,9 +293,10 @@ class _Planner:
     (``capacity``, which the driver keeps up to date: only its thread talks to the cluster).
     Exploration is capped at ``max_explore`` points, past which a free worker waits for the
     model: a run of cheap evaluations would otherwise be all exploration. Points come from
-    Local Penalization (``lp``); when workers wait, or are about to while the model does
-    something slow (its first, traced ask; a full refit), from one joint Thompson sample
-    (``thompson``), which costs about as much as one Local Penalization point. A ready point
+    Local Penalization (``lp``); when workers wait, or would while the model asks or refits
+    (at the workers' recent evaluation times and the model's recent step times), from one
+    joint Thompson sample (``thompson``), which costs about as much as one Local
+    Penalization point. A ready point
     was chosen without the results told after it; while the model has nothing else to do, the
     oldest such point is asked again (``lp``), so that what goes out has seen all the data.
     """
@@ -311,7 +312,8 @@ class _Planner:
         self._cond = threading.Condition()
         self._arrived: list[Evaluation] = []
         self._durations: deque[float] = deque(maxlen=32)  # of the latest evaluations, s
-        self._full_refit_s = 1.0  # how long the last full refit (or the model's build) took
+        # How long the last refit of each kind took (full: the model's build, at first), s
+        self._refit_s = {True: 1.0, False: 0.0}
         self._ask_s = math.inf  # seconds per point of the latest Local Penalization ask
         # (point, proposal, the number of observations the model had when it was asked)
         self._ready: deque[tuple[np.ndarray, str, int]] = deque()
@@ -399,6 +401,16 @@ class _Planner:
             return self.capacity
         return min(self.capacity, math.ceil(rate * seconds))
 
+    def _cover(self, seconds: float, explore: int = 0) -> None:
+        """Ready enough points, from one Thompson sample, for the workers that will be free
+        within ``seconds``, which the model is about to spend on one step; ``explore``
+        space-filling points will serve some of them."""
+        with self._cond:
+            ready = len(self._ready)
+        short = self._demand(seconds) - ready - explore
+        if short > 0:
+            self._push(self.optimizer.ask_thompson(short), "thompson")
+
     def _push(self, points: np.ndarray, proposal: str) -> None:
         size = self.optimizer.dataset_size
         with self._cond:
@@ -455,17 +467,16 @@ class _Planner:
         try:
             built_at = time.monotonic()
             optimizer = self._factory()
-            self._full_refit_s = time.monotonic() - built_at
+            self._refit_s[True] = time.monotonic() - built_at
             with self._cond:
                 if self._explored:
                     optimizer.add_pending(np.array(self._explored))
                 self.optimizer = optimizer
-                cover = len(self._ready) + max(self._explore_left, 0)
+                explore_left = max(self._explore_left, 0)
             # The first ask traces the acquisition function (up to 1.5 times as long as the
-            # build): enough points for the workers that will be free meanwhile, then that ask.
-            short = self._demand(1.5 * self._full_refit_s) - cover
-            if short > 0:
-                self._push(optimizer.ask_thompson(short), "thompson")
+            # build): enough points for the workers that will be free meanwhile (exploration
+            # serves them while it lasts), then that ask.
+            self._cover(1.5 * self._refit_s[True], explore_left)
             self._push(optimizer.ask(1), "lp")
             while True:
                 with self._cond:
@@ -486,22 +497,20 @@ class _Planner:
                     wanted = 1
                 if wanted > 0:
                     # A greedy batch shares one Lipschitz estimate; a small one keeps the next
-                    # tell close.
-                    self._push(self._ask(optimizer, min(wanted, LP_BATCH)), "lp")
+                    # tell close. Workers that free up during the ask must not wait for it.
+                    n = min(wanted, LP_BATCH)
+                    if math.isfinite(self._ask_s):
+                        self._cover(n * self._ask_s)
+                    self._push(self._ask(optimizer, n), "lp")
                 elif not arrived:
                     self._refresh(optimizer)
                 if optimizer.refit_due():
+                    # The same for the refit (a full one, with random restarts, takes longest).
                     full = optimizer.full_refit_due()
-                    if full:
-                        # A full fit takes longer than the others: leave enough points for
-                        # the workers that will be free meanwhile.
-                        short = self._demand(1.5 * self._full_refit_s) - len(self._ready)
-                        if short > 0:
-                            self._push(optimizer.ask_thompson(short), "thompson")
+                    self._cover(1.5 * self._refit_s[full])
                     started = time.monotonic()
                     optimizer.refit()
-                    if full:
-                        self._full_refit_s = time.monotonic() - started
+                    self._refit_s[full] = time.monotonic() - started
         except BaseException as error:  # surfaced in the driver's thread by next_point/stop
             logger.exception("the model thread failed")
             with self._cond:
