@@ -85,8 +85,7 @@ class AcquisitionMaximizer:
     Trieste's own optimizer computes each gradient eagerly and runs 10 x D optimizations
     (0.4 s an ask on hartmann-6 at 200 points). Here the restarts are optimized together
     as one problem (their values summed), with the value and gradient compiled once per
-    acquisition function (trieste updates those in place, so one trace serves a whole run):
-    within 0.3% of trieste's maxima at a quarter of its time (benchmarks/README.md).
+    acquisition function (trieste updates those in place, so one trace serves a whole run).
 
     :param num_samples: Uniform points to start from (default ``max(1000, 250 * D)``).
     :param num_restarts: L-BFGS-B starts: the best of the samples.
@@ -121,9 +120,9 @@ class AcquisitionMaximizer:
         starts = tf.gather(samples, best.indices).numpy()  # in the unit cube
         value_and_gradient = self._value_and_gradient(target_func)
         # L-BFGS-B's tolerance is relative only for values above 1, and acquisition values are
-        # often 1e-3 or far less: on the starts' scale it stops when the maxima stop improving
-        # instead of always running maxiter (on hartmann-6, half the calls or fewer, and
-        # nearer the converged maxima; benchmarks/README.md).
+        # often 1e-3, late in a run 1e-14: unscaled, it either ran to maxiter or stopped at
+        # once near the best sample. On the starts' scale it stops when the maxima stop
+        # improving (benchmarks/README.md).
         scale = abs(float(tf.reduce_sum(best.values)))
         scale = scale if 0.0 < scale < np.inf else 1.0
 
