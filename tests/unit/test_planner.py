@@ -24,31 +24,45 @@ def as_set(points) -> set[tuple[float, ...]]:
     return {tuple(float(v) for v in p) for p in points}
 
 
+PROBLEM = get_problem("scaled-branin", delay_scale=0.0)
+
+
+def started_planner(data_seed: int) -> _Planner:
+    """The model thread over five observations, for 3 worker threads, with no space-filling
+    points: every point comes from the model."""
+    x = np.random.default_rng(data_seed).random((5, 2))
+    y = PROBLEM.objective(x)
+    history = [Evaluation(id=i, x=tuple(x[i]), y=float(y[i, 0]), status="ok") for i in range(5)]
+    planner = _Planner(
+        lambda: Optimizer(PROBLEM.lower, PROBLEM.upper, x, y), PROBLEM, history, seed=0,
+        capacity=3, max_explore=0,
+    )
+    planner.start()
+    return planner
+
+
+def observe(planner: _Planner, eval_id: int, sent: tuple[np.ndarray, str], duration_s: float) -> None:
+    """Report the result of a sent point, evaluated in ``duration_s``."""
+    point, proposal = sent
+    now = time.time()
+    planner.observe(Evaluation(
+        id=eval_id, x=tuple(point), y=float(PROBLEM.objective(point[None, :])[0, 0]),
+        status="ok", proposal=proposal, started_at=now - duration_s, finished_at=now,
+    ))
+
+
 @pytest.mark.parametrize("duration_s", [10.0, 0.01])
 def test_ready_points_are_asked_again_once_results_arrive(duration_s):
     """With evaluations of 10 s the model has time to ask the ready points again with the
     new result; with evaluations of 10 ms it has not, and leaves them."""
-    problem = get_problem("scaled-branin", delay_scale=0.0)
-    x = np.random.default_rng(0).random((5, 2))
-    y = problem.objective(x)
-    history = [Evaluation(id=i, x=tuple(x[i]), y=float(y[i, 0]), status="ok") for i in range(5)]
-    planner = _Planner(
-        lambda: Optimizer(problem.lower, problem.upper, x, y), problem, history, seed=0,
-        capacity=3, max_explore=0,  # no space-filling points: every point comes from the model
-    )
-    planner.start()
+    planner = started_planner(data_seed=0)
     try:
         sent = [planner.next_point() for _ in range(3)]
         wait_until(lambda: len(planner._ready) == 2)
         stale = [entry[0] for entry in planner._ready]
         assert all(entry[2] == 5 for entry in planner._ready)
 
-        first = sent[0][0]
-        now = time.time()
-        planner.observe(Evaluation(
-            id=5, x=tuple(first), y=float(problem.objective(first[None, :])[0, 0]), status="ok",
-            proposal=sent[0][1], started_at=now - duration_s, finished_at=now,
-        ))
+        observe(planner, 5, sent[0], duration_s)
         if duration_s < 1:
             wait_until(lambda: planner.optimizer.dataset_size == 6)
             time.sleep(2.0)
@@ -74,26 +88,13 @@ def test_ready_points_are_asked_again_once_results_arrive(duration_s):
 def test_thompson_points_cover_an_ask_only_where_results_outpace_it(duration_s):
     """With results every few milliseconds, the workers freed during a Local Penalization ask
     get Thompson points readied before it; with results every few seconds none are needed."""
-    problem = get_problem("scaled-branin", delay_scale=0.0)
-    x = np.random.default_rng(1).random((5, 2))
-    y = problem.objective(x)
-    history = [Evaluation(id=i, x=tuple(x[i]), y=float(y[i, 0]), status="ok") for i in range(5)]
-    planner = _Planner(
-        lambda: Optimizer(problem.lower, problem.upper, x, y), problem, history, seed=0,
-        capacity=3, max_explore=0,
-    )
-    planner.start()
+    planner = started_planner(data_seed=1)
     try:
         sent = [planner.next_point() for _ in range(3)]
         wait_until(lambda: len(planner._ready) == 2)
         assert {entry[1] for entry in planner._ready} == {"lp"}
         sent.append(planner.next_point())  # one ready point left: the model asks another
-        first = sent[0][0]
-        now = time.time()
-        planner.observe(Evaluation(
-            id=5, x=tuple(first), y=float(problem.objective(first[None, :])[0, 0]), status="ok",
-            proposal=sent[0][1], started_at=now - duration_s, finished_at=now,
-        ))
+        observe(planner, 5, sent[0], duration_s)
         wait_until(lambda: planner.optimizer.dataset_size == 6 and len(planner._ready) >= 2)
         time.sleep(1.0)
         proposals = [entry[1] for entry in planner._ready]
