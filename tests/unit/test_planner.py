@@ -93,15 +93,19 @@ def test_thompson_points_cover_an_ask_only_where_results_outpace_it(duration_s):
         sent = [planner.next_point() for _ in range(3)]
         wait_until(lambda: len(planner._ready) == 2)
         assert {entry[1] for entry in planner._ready} == {"lp"}
+        observe(planner, 5, sent[0], duration_s)  # the model learns how fast results come
+        wait_until(lambda: planner.optimizer.dataset_size == 6)
         sent.append(planner.next_point())  # one ready point left: the model asks another
-        observe(planner, 5, sent[0], duration_s)
-        wait_until(lambda: planner.optimizer.dataset_size == 6 and len(planner._ready) >= 2)
-        time.sleep(1.0)
-        proposals = [entry[1] for entry in planner._ready]
+
+        def proposals() -> list[str]:
+            return [entry[1] for entry in planner._ready]
+
         if duration_s < 1:  # readied before the ask they cover
-            assert "thompson" in proposals and proposals[-1] == "lp", proposals
-        else:
-            assert proposals == ["lp", "lp"], proposals
+            wait_until(lambda: "thompson" in proposals() and proposals()[-1] == "lp", timeout_s=30)
+        else:  # asked, and the stale one asked again, with the sixth observation
+            wait_until(lambda: len(planner._ready) == 2 and all(e[2] == 6 for e in planner._ready))
+            time.sleep(1.0)
+            assert proposals() == ["lp", "lp"]
         # Pending: the points out and the ready ones, nothing else.
         out = [p for p, _ in sent[1:]]
         assert as_set(planner.optimizer.pending_points) == as_set(out + [e[0] for e in planner._ready])
