@@ -296,9 +296,9 @@ class _Planner:
     Local Penalization (``lp``); when workers wait, or would while the model asks or refits
     (at the workers' recent evaluation times and the model's recent step times), from one
     joint Thompson sample (``thompson``), which costs about as much as one Local
-    Penalization point. A ready point
-    was chosen without the results told after it; while the model has nothing else to do, the
-    oldest such point is asked again (``lp``), so that what goes out has seen all the data.
+    Penalization point. A ready point was chosen without the results told after it; while
+    the model has nothing else to do, the oldest such point is asked again (``lp``), so that
+    what goes out has seen all the data.
     """
 
     def __init__(self, optimizer_factory: Callable[[], Any], problem: Problem, history: list[Evaluation],
