@@ -395,10 +395,10 @@ def main(argv: list[str] | None = None) -> int:
             runs += [("naive", "async")] if "naive" in args.arms else []
             k = seed % len(runs)  # each seed starts with another run: no arm always goes first
             for arm, mode in runs[k:] + runs[:k]:
-                seed_everything(seed)
-                if arm == "naive":
+                if arm == "naive":  # seeds its own process
                     result, peak_mb = run_naive_apart(client, problem, initial, w.evaluations, seed, args.warm_up)
                 else:
+                    seed_everything(seed)
                     with PeakRSS() as rss:
                         result = dask_bo.optimize(
                             problem, client=client, mode=mode, evaluations=w.evaluations,
