@@ -475,7 +475,8 @@ class _Planner:
                 explore_left = max(self._explore_left, 0)
             # The first ask traces the acquisition function (up to 1.5 times as long as the
             # build): enough points for the workers that will be free meanwhile (exploration
-            # serves them while it lasts), then that ask.
+            # serves them while it lasts), then that ask, untimed: its tracing says nothing of
+            # what later asks cost, which _ask times.
             self._cover(1.5 * self._refit_s[True], explore_left)
             self._push(optimizer.ask(1), "lp")
             while True:
