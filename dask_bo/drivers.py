@@ -149,8 +149,14 @@ class _Run:
         self.publisher.publish("submitted", **event)
         return future
 
-    def collect(self, future: Future) -> Evaluation:
-        """The record of a finished future (Dask's own failures become ``lost``), recorded."""
+    def collect(self, future: Future, result: Any = None) -> Evaluation:
+        """The record of a finished future (Dask's own failures become ``lost``), recorded;
+        the caller releases the future.
+
+        :param result: The future's result if already fetched (``as_completed(...,
+            with_results=True)`` fetches it on the client's event loop, which spares the
+            driver's thread a round trip to the worker per result).
+        """
         eval_id, x, proposal, submitted_at = self.in_flight.pop(future)
         now = time.time()
         if future in self.timed_out:
@@ -162,7 +168,7 @@ class _Run:
                 error=f"still running after {self.settings.timeout_s:g} s (--timeout); its worker was restarted",
             )
         elif future.status == "finished":
-            record = future.result()
+            record = result if isinstance(result, Evaluation) else future.result()
         elif future.status == "error" and isinstance(future.exception(), EvaluationFailed):
             record = future.exception().record
         elif future.status == "cancelled" and self.client.status != "running":
@@ -176,7 +182,6 @@ class _Run:
                 proposal=proposal, submitted_at=submitted_at, finished_at=now,
                 error=f"{type(error).__name__}: {error}" if future.status == "error" else error,
             )
-        future.release()
         self.record(record)
         return record
 
@@ -215,12 +220,27 @@ class _Run:
         return _Watchdog(self, self.settings.timeout_s)
 
     def gather(self, futures: list[Future]) -> list[Evaluation]:
-        return [self.collect(f) for f in as_completed(futures)]
+        records = []
+        for future, result in _as_completed(futures):
+            records.append(self.collect(future, result))
+            future.release()
+        return records
+
+    def close(self) -> None:
+        """Finish publishing this run's events (see :class:`~dask_bo.progress.Publisher`)."""
+        self.publisher.close()
 
     def cancel_all(self) -> None:
         if self.in_flight and self.client.status == "running":
             self.client.cancel(list(self.in_flight))
         self.in_flight.clear()
+
+
+def _as_completed(futures: list[Future]) -> as_completed:
+    """Yields ``(future, result)`` as each finishes, the result fetched on the client's event
+    loop (for a failed or cancelled future, its error, which :meth:`_Run.collect` reads from
+    the future itself)."""
+    return as_completed(futures, with_results=True, raise_errors=False)
 
 
 class _Watchdog:
@@ -529,15 +549,18 @@ def run_async(run: _Run, optimizer_factory: Callable[[], Any]):
         max_explore=max(1, int(run.settings.explore_fraction * run.settings.evaluations)),
     )
     planner.start()
-    ac = as_completed(list(run.in_flight))  # points resubmitted by resume, if any
+    ac = _as_completed(list(run.in_flight))  # points resubmitted by resume, if any
     try:
         _refill(run, ac, planner, received=None)
-        for future in ac:
+        for future, result in ac:
             received = time.time()
-            planner.observe(run.collect(future))
+            planner.observe(run.collect(future, result))
             if run.too_many_failures():
                 break
             _refill(run, ac, planner, received)
+            # Only now: the client holds a message to the scheduler back for 10 ms after the
+            # one before it (distributed batches them), and the new point is the urgent one.
+            future.release()
     finally:
         optimizer = planner.stop()
     return optimizer
@@ -679,6 +702,7 @@ def optimize(
     settings = Settings(mode, evaluations, initial, seed, max_failures, timeout_s, refit_fraction)
     client, owned = _connect_default(client, workers)
     journal = Journal(Path(out) / JOURNAL_NAME) if out is not None else None
+    run = None
     try:
         if journal:
             journal.write("start", config={"settings": settings.__dict__, "problem": problem.describe()})
@@ -698,6 +722,8 @@ def optimize(
             result.save(out)
         return result
     finally:
+        if run is not None:
+            run.close()
         if journal:
             journal.close()
         if owned:
@@ -727,6 +753,7 @@ def compare(
         settings = Settings(initial=initial, seed=seed, timeout_s=options.get("timeout_s"))
         seeding = _Run(client, problem, settings, [], None, False, 0)
         seeding.initial_design(initial, seed)
+        seeding.close()
         _warm_up(problem, seeding.history, seeding.capacity())
         results = {}
         for mode in ("sync", "async"):
@@ -788,6 +815,7 @@ def resume(
     problem = problem_from_description(config["problem"], objective)
     client, owned = _connect_default(client, workers)
     journal = Journal(out / JOURNAL_NAME)
+    run = None
     try:
         journal.write("resumed", in_flight=[s["id"] for s in in_flight])
         ids = [e.id for e in history] + [s["id"] for s in in_flight]
@@ -817,6 +845,8 @@ def resume(
         result.save(out)
         return result
     finally:
+        if run is not None:
+            run.close()
         journal.close()
         if owned:
             client.close()

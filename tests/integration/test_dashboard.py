@@ -13,7 +13,7 @@ from distributed import Client, LocalCluster
 
 from dask_bo.cluster import dashboard_page_link
 from dask_bo.dashboard import REGRET_FLOOR, dask_bo_doc, page_data, runs, summary, summary_html
-from dask_bo.progress import EVENT_TOPIC
+from dask_bo.progress import EVENT_TOPIC, Publisher
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -323,3 +323,25 @@ def test_events_published_by_the_driver_reach_the_page_sources(dashboard_cluster
     assert sorted(points.data["y"]) == sorted(e.y for e in ok)
     callback.callback()
     assert select.value == run_id and "done <b>3/3</b>" in info.text
+
+
+def test_publisher_sends_in_order_and_close_flushes(dashboard_cluster):
+    """Events go out from the publisher's own thread, in order; close() sends what is queued;
+    an event the scheduler cannot take stops publishing without failing the run."""
+    _, client = dashboard_cluster
+    publisher = Publisher(client, "ordered")
+    for i in range(40):
+        publisher.publish("submitted", id=i)
+    publisher.close()
+
+    def ids():
+        return [msg["id"] for _, msg in client.get_events(EVENT_TOPIC) if msg.get("run") == "ordered"]
+
+    assert ids() == list(range(40))
+    publisher.publish("evaluated", id=40, x=object())  # not msgpack-able
+    publisher.publish("evaluated", id=41)
+    publisher.close()
+    assert ids() == list(range(40))
+    publisher.publish("evaluated", id=42)  # stays off
+    publisher.close()
+    assert ids() == list(range(40))
