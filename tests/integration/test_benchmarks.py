@@ -94,3 +94,17 @@ def test_naive_arm_runs_without_dask_bos_tensorflow_setup():
                           timeout=120, cwd=BENCHMARKS)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split() == ["False", "True"]
+
+
+def test_notebook_smoke():
+    """The reference notebook's own loop (multiprocessing queues), on a tiny budget."""
+    command = [sys.executable, str(BENCHMARKS / "notebook.py"), "--seed", "1",
+               "--observations", "4", "--delay-scale", "0.05"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = json.loads(done.stdout.strip().splitlines()[-1])
+    assert line["seed"] == 1 and line["workers"] == 3 and line["observations"] == 4, line
+    assert 0 < line["eval_s_sum"] < 4 * 0.05 * 2 + 0.5, line
+    assert 0 < line["utilization"] <= 1.05 and line["wall_s"] > 0, line
+    assert -1e-5 < line["best_regret"] < 10, line
+    assert "Main : received data" in done.stderr
