@@ -100,11 +100,14 @@ def test_both_objective_forms_on_the_cluster(client, objective):
 
 @pytest.mark.parametrize("mode", ["async", "sync"])
 def test_both_modes_find_the_minimum_of_a_quadratic(client, mode):
-    # Measured here: async's worst regret after 20 evaluations in 16 runs was 0.011, sync's
-    # after 15 in 12 runs 0.002; 23 uniform points miss 0.05 about one run in 50.
-    problem = Problem(plain, [0, 0], [1, 1], name="quadratic", minimum=0.0)
+    # Evaluations of about a second, as asynchronous mode is meant for: with instant ones most
+    # of its points are Thompson draws (README), and its regret after 20 reached 0.058 in CI.
+    # Measured here with this delay: async's worst regret in 8 runs 3.5e-4; sync's in 6
+    # instant runs 3.8e-5 (its batches do not depend on timing). 23 uniform points get within
+    # 0.005 about one run in three.
+    problem = Problem(plain, [0, 0], [1, 1], name="quadratic", minimum=0.0, delay_scale=2.0)
     result = optimize(problem, client=client, mode=mode, evaluations=20, initial=3, progress=False)
-    assert result.metrics()["best_regret"] < 0.05
+    assert result.metrics()["best_regret"] < 0.005
 
 
 def test_objective_from_a_file_the_workers_lack(client, tmp_path):
