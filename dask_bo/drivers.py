@@ -149,13 +149,12 @@ class _Run:
         self.publisher.publish("submitted", **event)
         return future
 
-    def collect(self, future: Future, result: Any = None) -> Evaluation:
+    def collect(self, future: Future, result: Any) -> Evaluation:
         """The record of a finished future (Dask's own failures become ``lost``), recorded;
         the caller releases the future.
 
-        :param result: The future's result if already fetched (``as_completed(...,
-            with_results=True)`` fetches it on the client's event loop, which spares the
-            driver's thread a round trip to the worker per result).
+        :param result: What :func:`_as_completed` yielded with it: fetched on the client's
+            event loop, which spares the driver's thread a round trip to the worker per result.
         """
         eval_id, x, proposal, submitted_at = self.in_flight.pop(future)
         now = time.time()
@@ -168,7 +167,7 @@ class _Run:
                 error=f"still running after {self.settings.timeout_s:g} s (--timeout); its worker was restarted",
             )
         elif future.status == "finished":
-            record = result if isinstance(result, Evaluation) else future.result()
+            record = result
         elif future.status == "error" and isinstance(future.exception(), EvaluationFailed):
             record = future.exception().record
         elif future.status == "cancelled" and self.client.status != "running":
@@ -752,8 +751,10 @@ def compare(
     try:
         settings = Settings(initial=initial, seed=seed, timeout_s=options.get("timeout_s"))
         seeding = _Run(client, problem, settings, [], None, False, 0)
-        seeding.initial_design(initial, seed)
-        seeding.close()
+        try:
+            seeding.initial_design(initial, seed)
+        finally:
+            seeding.close()
         _warm_up(problem, seeding.history, seeding.capacity())
         results = {}
         for mode in ("sync", "async"):
