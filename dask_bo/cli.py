@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable
@@ -139,6 +140,9 @@ def _setup_logging(verbose: bool) -> None:
         stream=sys.stderr,
     )
     logging.getLogger("dask_bo").setLevel(logging.INFO if verbose else logging.WARNING)
+    # A warning (a torn journal line, a deprecation) is one line too, not file:line + source.
+    warnings.showwarning = lambda message, category, *args, **kwargs: logging.getLogger(
+        "dask_bo").warning("%s: %s", category.__name__, message)
     import distributed  # noqa: F401  (configures its loggers on import; quiet them after)
 
     quiet = logging.WARNING if verbose else logging.CRITICAL
