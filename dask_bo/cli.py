@@ -18,7 +18,7 @@ from typing import Any, Callable
 import click
 
 from .cli_options import (
-    InputError, RunError, build_problem, check_out, connection_options, finished, resumable,
+    InputError, RunError, at_least, build_problem, check_out, connection_options, finished, resumable,
     run_options, security, target,
 )
 
@@ -102,8 +102,9 @@ def _command(f: Callable) -> Callable:
             raise InputError(str(error).splitlines()[0]) from None
         except _run_errors(api) as error:
             message = (str(error) or type(error).__name__).splitlines()[0]
-            if resumable(out):
-                message += f"; its journal is intact: 'dask-bo resume {out}' continues it"
+            folder = resumable(out)
+            if folder:
+                message += f"; its journal is intact: 'dask-bo resume {folder}' continues it"
             raise RunError(f"the run stopped: {message}") from None
 
     return wrapper
@@ -125,8 +126,9 @@ def _journal_error() -> tuple[type, ...]:
 
 
 def _interrupted(out: str | None) -> None:
-    if resumable(out):
-        click.echo(f"interrupted: 'dask-bo resume {out}' continues the run", err=True)
+    folder = resumable(out)
+    if folder:
+        click.echo(f"interrupted: 'dask-bo resume {folder}' continues the run", err=True)
     else:
         click.echo("interrupted", err=True)
     raise click.exceptions.Exit(EXIT_INTERRUPTED)
@@ -268,7 +270,7 @@ def compare(api, **o):
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--objective", metavar="MODULE:FUNCTION", help="The run's objective again (e.g. a file.py:FUNCTION moved or run from elsewhere).")
 @click.option("--allow-changed-objective", is_flag=True, help="Go on although the objective's file changed since the run started.")
-@click.option("--evaluations", type=int, default=None, help="A new total budget of evaluations after the initial design (extends a finished run).")
+@click.option("--evaluations", type=int, default=None, callback=at_least(1), help="A new total budget of evaluations after the initial design (extends a finished run).")
 @connection_options
 @_command
 def resume(api, directory, objective, allow_changed_objective, evaluations, scheduler, scheduler_file,
@@ -276,8 +278,8 @@ def resume(api, directory, objective, allow_changed_objective, evaluations, sche
     """Continue an interrupted run from DIRECTORY/journal.jsonl and finish its budget."""
     from .journal import read_journal
 
-    if evaluations is not None and evaluations < 1:
-        raise InputError(f"--evaluations must be at least 1, got {evaluations}")
+    where = target(scheduler, scheduler_file)
+    tls = security(tls_ca_file, tls_cert, tls_key)
     try:
         events = read_journal(directory)
     except (FileNotFoundError, ValueError) as error:
@@ -289,8 +291,7 @@ def resume(api, directory, objective, allow_changed_objective, evaluations, sche
         api.resume, out=directory, objective=objective, progress=not no_progress,
         allow_changed_objective=allow_changed_objective, evaluations=evaluations,
     )
-    where = target(scheduler, scheduler_file)
-    client = _client(where, workers, security(tls_ca_file, tls_cert, tls_key), verbose)
+    client = _client(where, workers, tls, verbose)
     try:
         with _above_the_bar():
             result = api.resume(client=client, **kwargs)

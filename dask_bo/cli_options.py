@@ -272,24 +272,35 @@ def _check_writable(out: str) -> None:
         raise InputError(f"cannot write the run folder {out!r}: {error.strerror or error}; give a writable --out") from None
 
 
-def resumable(out: str | None) -> bool:
-    """Whether ``dask-bo resume out`` can continue: a journal with a successful evaluation
-    (resume never re-runs an initial design that failed entirely)."""
+def resumable(out: str | None) -> str | None:
+    """The folder ``dask-bo resume`` can continue in ``out`` (a run's, or a comparison's
+    ``sync``/``async``), if any: a journal of an unfinished run whose evaluations are not all
+    failures (resume never re-runs an initial design that failed entirely)."""
     if out is None:
-        return False
-    path = Path(out) / "journal.jsonl"
+        return None
+    for folder in (Path(out), Path(out) / "sync", Path(out) / "async"):
+        events = _events(folder / "journal.jsonl")
+        statuses = [e.get("status") for e in events if e.get("event") == "evaluated"]
+        if events and not finished(events) and (not statuses or "ok" in statuses):
+            return str(folder)
+    return None
+
+
+def _events(path: Path) -> list[dict]:
+    """A journal's readable events, skipping damaged lines (only to give advice)."""
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
-        return False
+        return []
+    events = []
     for line in lines:
         try:
             event = json.loads(line)
         except ValueError:
             continue
-        if isinstance(event, dict) and event.get("event") == "evaluated" and event.get("status") == "ok":
-            return True
-    return False
+        if isinstance(event, dict):
+            events.append(event)
+    return events
 
 
 def finished(events: list[dict]) -> bool:
