@@ -281,3 +281,55 @@ def test_run_against_a_remote_scheduler(remote_cluster, tmp_path):
     assert proc.returncode == 0, proc.stderr
     check_run_folder(out, "async", 5, 2)
     assert "individual-dask-bo" in proc.stderr  # the page's link is shown
+
+
+def test_connect_takes_what_a_dask_user_has(cluster, tmp_path):
+    from dask_bo.cluster import as_client, connect
+
+    with connect(cluster, show_link=False) as client:  # a Cluster object
+        assert client.scheduler.address == cluster.scheduler_address
+        assert client.submit(sum, [1, 2]).result() == 3
+    assert cluster.status.name == "running"  # closing our client leaves the user's cluster up
+    scheduler_file = tmp_path / "scheduler.json"
+    scheduler_file.write_text(json.dumps({"type": "Scheduler", "address": cluster.scheduler_address}))
+    for target in (str(scheduler_file), scheduler_file):
+        with connect(target, show_link=False) as client:
+            assert client.scheduler.address == cluster.scheduler_address
+    with connect(scheduler_file=str(scheduler_file), show_link=False) as client:
+        assert as_client(client) == (client, False)  # a Client is the user's: returned, not owned
+    with connect(cluster, show_link=False) as client:
+        worker = next(iter(client.scheduler_info()["workers"]))
+    with pytest.raises(OSError, match="is a Dask Worker, not a scheduler"):
+        connect(worker, show_link=False)
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(ValueError, match="expected a Dask scheduler file"):
+        connect(str(tmp_path / "bad.json"))
+    with pytest.raises(TypeError, match="expected None, a scheduler address"):
+        connect(3.5)
+
+
+def test_connect_fails_within_its_timeout_on_a_port_that_is_not_a_scheduler(web_server):
+    from dask_bo.cluster import connect
+
+    start = time.monotonic()
+    with pytest.raises(OSError, match=f"cannot reach a Dask scheduler at '{web_server}' within 2 s"):
+        connect(web_server, timeout_s=2)
+    assert time.monotonic() - start < 5
+
+
+def test_the_embedded_cluster_listens_on_localhost_and_its_workers_ignore_ctrl_c():
+    from dask_bo.cluster import connect
+
+    def sigint_ignored() -> bool:
+        import signal
+
+        return signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+
+    before = signal.getsignal(signal.SIGINT)
+    with connect(n_workers=1, show_link=False, dashboard_address="127.0.0.1:0") as client:
+        assert signal.getsignal(signal.SIGINT) is before  # the driver's own handler is back
+        assert client.scheduler.address.startswith("tcp://127.0.0.1:")
+        assert client.dashboard_link.startswith("http://127.0.0.1:")
+        assert all(client.run(sigint_ignored).values())
+        client.restart_workers(list(client.scheduler_info()["workers"]))  # as after a late evaluation
+        assert all(client.run(sigint_ignored).values())
