@@ -48,14 +48,16 @@ def _api() -> SimpleNamespace:
 
 
 def _accepted(accepted_by: Callable, **kwargs: Any) -> dict[str, Any]:
-    """``kwargs`` without what ``accepted_by``'s signature lacks when it is unset; an option
-    the installed driver cannot honour is refused (before any cluster starts)."""
+    """``kwargs`` without the unset options (the api's defaults stand) and without what
+    ``accepted_by``'s signature lacks when it is neutral; an option the installed driver
+    cannot honour is refused (before any cluster starts)."""
+    kwargs = {name: value for name, value in kwargs.items() if value is not None}
     params = inspect.signature(accepted_by).parameters
     if "eval_timeout_s" in kwargs and "eval_timeout_s" not in params and "timeout_s" in params:
         kwargs["timeout_s"] = kwargs.pop("eval_timeout_s")
     for name in [n for n in kwargs if n not in params]:
         value = kwargs.pop(name)
-        if value is not None and value != _NEUTRAL.get(name):
+        if value != _NEUTRAL.get(name):
             raise InputError(f"{_OPTION_OF.get(name, name)} needs a newer dask_bo driver than the one installed")
     return kwargs
 
