@@ -204,12 +204,12 @@ def build_problem(problem: str | None, objective: str | None, bounds: str | None
 
 
 def load_space(space_file: str):
+    if not Path(space_file).is_file():
+        raise InputError(f"--space {space_file!r} is not a file; give a TOML file of [parameters.NAME] tables")
     try:
         from .space import Space
     except ImportError:
         raise InputError("--space needs dask_bo.space, which this installation lacks; use --bounds") from None
-    if not Path(space_file).is_file():
-        raise InputError(f"--space {space_file!r} is not a file; give a TOML file of [parameters.NAME] tables")
     return Space.from_toml(space_file)
 
 

@@ -225,3 +225,21 @@ def test_a_signal_inside_a_command_is_a_keyboard_interrupt_then_handlers_are_res
         with cli._interrupts():
             signal.raise_signal(signal.SIGTERM)
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_space_file_errors_are_one_line(tmp_path, monkeypatch):
+    one_line_error(invoke("run", "--objective", "math:hypot", "--space", str(tmp_path / "no.toml")), "is not a file")
+    space_file = tmp_path / "space.toml"
+    space_file.write_text("[parameters.x]\n")
+    fake = types.ModuleType("dask_bo.space")
+
+    class Space:
+        @staticmethod
+        def from_toml(path):
+            raise ValueError(f"{path}: parameter 'x' has no type; give type = 'float', 'int' or 'categorical'")
+
+    fake.Space = Space
+    monkeypatch.setitem(sys.modules, "dask_bo.space", fake)
+    one_line_error(invoke("run", "--objective", "math:hypot", "--space", str(space_file)), "parameter 'x' has no type")
+    monkeypatch.setitem(sys.modules, "dask_bo.space", None)
+    one_line_error(invoke("run", "--objective", "math:hypot", "--space", str(space_file)), "--space needs dask_bo.space")
