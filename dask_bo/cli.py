@@ -176,10 +176,9 @@ def _client(where: dict[str, str | None], workers: int, tls: Any, verbose: bool)
         )
     except (OSError, ValueError) as error:
         raise InputError(str(error).splitlines()[0]) from None
-    click.echo(f"Dask dashboard: {client.dashboard_link}", err=True)
     page = dashboard_page_link(client)
-    if page:
-        click.echo(f"dask_bo page:   {page}", err=True)
+    if page:  # None: the scheduler has no dashboard
+        click.echo(f"Dask dashboard: {client.dashboard_link}\ndask_bo page:   {page}", err=True)
     return client
 
 

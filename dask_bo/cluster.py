@@ -140,6 +140,9 @@ def _embedded(n_workers, threads_per_worker, dashboard_address, security, cluste
 
 @contextlib.contextmanager
 def _sigint_ignored():
+    """Processes started in here ignore SIGINT for their whole life (Python keeps a SIGINT
+    ignored at its start ignored); a Ctrl-C while the cluster starts is lost, a few seconds.
+    (Blocking it instead does not reach them: the spawn resets the signal mask.)"""
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set handlers; the workers' preload still covers it
         return
