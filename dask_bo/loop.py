@@ -162,7 +162,8 @@ class Loop:
                 if not any(s.proposal.proposal == INITIAL for s in self.in_flight.values()):
                     self._start_driver(received)
                 self.proposer.tell(sent.proposal, record)
-                self.stopped_early = self.stopped_early or self._stop_reason(record)
+                by_callback = self._callbacks(record)
+                self.stopped_early = self.stopped_early or by_callback or self._stop_reason()
                 self._refill(received)
                 self.progress.update(record, len(self.in_flight), counted=record.proposal != INITIAL)
                 # Only now: the client holds a message back for 10 ms after the one before it,
@@ -191,7 +192,20 @@ class Loop:
         self.backend.cancel(futures)
 
     # -- phases ------------------------------------------------------------------------
-    def _stop_reason(self, record: Evaluation | None = None) -> str | None:
+    def _callbacks(self, record: Evaluation) -> str | None:
+        """Call every callback with ``record``; :return: why one stops the run, if one does."""
+        reason = None
+        for callback in self.callbacks:
+            name = getattr(callback, "__name__", repr(callback))
+            try:
+                if callback(record, self.result):
+                    reason = reason or f"stopped by callback {name}"
+            except Exception as error:
+                logger.warning("callback %s raised %r: stopping the run", name, error)
+                reason = reason or f"callback {name} raised {error!r}"
+        return reason
+
+    def _stop_reason(self) -> str | None:
         s = self.settings
         if self.stop_requested.is_set():
             return "stopped on request"
@@ -202,14 +216,6 @@ class Loop:
             return f"reached the target {s.target:g} (best {best.y:g})"
         if s.max_time_s is not None and self.clock() - self.result.started_at >= s.max_time_s:
             return f"ran for max_time_s={s.max_time_s:g} s"
-        for callback in self.callbacks if record is not None else ():
-            name = getattr(callback, "__name__", repr(callback))
-            try:
-                if callback(record, self.result):
-                    return f"stopped by callback {name}"
-            except Exception as error:
-                logger.warning("callback %s raised %r: stopping the run", name, error)
-                return f"callback {name} raised {error!r}"
         return None
 
     def _slots(self) -> int:
@@ -219,6 +225,8 @@ class Loop:
             self.write(Event.CAPACITY, threads=count)
             self.publish(Event.CAPACITY, threads=count)
         self._threads_written = len(changes)
+        if self.settings.mode == "sync":  # a batch is one point per thread
+            return threads if self.settings.max_in_flight is None else min(threads, self.settings.max_in_flight)
         return in_flight_limit(threads, self.settings.max_in_flight)
 
     def _refill(self, received: float | None) -> None:
