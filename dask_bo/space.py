@@ -41,7 +41,7 @@ class Space:
         self._parameters = dict(parameters)
         self._is_box = False
         edges = np.cumsum([0] + [p.width for p in self._parameters.values()])
-        self._slices = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
+        self._slices = [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
     @classmethod
     def box(cls, lower: Any, upper: Any) -> Space:
