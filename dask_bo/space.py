@@ -55,8 +55,9 @@ class Space:
         parameters = {}
         for i, (lo, hi) in enumerate(zip(lower, upper)):
             try:
+                lo, hi = float(lo), float(hi)
                 parameters[f"x{i}"] = Float(lo, hi)
-            except SpaceError:
+            except (SpaceError, TypeError, ValueError):
                 raise SpaceError(
                     f"dimension {i} needs finite bounds with lower < upper, got [{lo}, {hi}]"
                 ) from None

@@ -219,7 +219,7 @@ def test_python_construction_errors():
         Space({"a": 0.5})
     with pytest.raises(SpaceError, match="expected a dict of named parameters"):
         Space({})
-    with pytest.raises(SpaceError, match=r"dimension 1 needs finite bounds with lower < upper, got \[1, 1\]"):
+    with pytest.raises(SpaceError, match=r"dimension 1 needs finite bounds with lower < upper, got \[1.0, 1.0\]"):
         Space.box([0, 1], [1, 1])
     with pytest.raises(SpaceError, match=r"expected x of shape \[N, 2\] or \[2\], got shape \(3,\)"):
         Space.box([0, 0], [1, 1]).encode([0.1, 0.2, 0.3])
