@@ -1,5 +1,6 @@
-"""Objective functions: NumPy twins of trieste's test functions, the mixed Branin, and the
-user's ``MODULE:FUNCTION`` / ``path/to/file.py:FUNCTION`` loaded by name.
+"""Objective functions: what they get (:class:`Params`) and return (:func:`as_finite_number`),
+NumPy twins of trieste's test functions, the mixed Branin, and the user's
+``MODULE:FUNCTION`` / ``path/to/file.py:FUNCTION`` loaded by name.
 
 The twins let workers evaluate the common benchmarks without importing TensorFlow.
 """
@@ -20,8 +21,62 @@ import numpy as np
 __all__ = [
     "branin", "scaled_branin", "hartmann_3", "hartmann_6", "ackley_5", "michalewicz",
     "mixed_branin", "mixed_branin_array", "MIXED_BRANIN_MINIMUM", "TriesteObjective",
-    "load_objective", "source_fingerprint",
+    "load_objective", "source_fingerprint", "as_finite_number", "is_shape_complaint", "Params",
+    "UndeclaredParameter",
 ]
+
+
+class UndeclaredParameter(KeyError):
+    """An objective read a parameter its space does not declare."""
+
+    def __str__(self) -> str:  # KeyError would show the message quoted
+        return str(self.args[0])
+
+
+class Params(dict):
+    """The dict a named-space objective receives: a key it lacks names the declared ones."""
+
+    def __missing__(self, key: Any) -> Any:
+        raise UndeclaredParameter(
+            f"the objective read parameter {key!r}, which the space does not declare; declared"
+            f" parameters: {', '.join(self)} (add it to the space or fix the objective)"
+        )
+
+
+def as_finite_number(value: Any) -> float:
+    """``value`` as a float if it holds one finite real number, else a ValueError naming it."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError):
+        array = np.asarray(None)
+    if array.dtype.kind not in "iuf":  # bools, strings, None and objects are no numbers
+        raise ValueError(f"objective returned {value!r}, expected a number")
+    if array.size != 1:
+        raise ValueError(
+            f"objective returned shape {array.shape}, expected one number (a float or [1, 1])"
+        )
+    number = float(array.reshape(()).astype(np.float64))
+    if not math.isfinite(number):
+        raise ValueError(f"objective returned {number}, expected a finite number")
+    return number
+
+
+_SHAPE_COMPLAINTS = (
+    "too many indices for array",  # points[:, 0] on a 1-D point
+    "tuple index out of range",  # points.shape[1]
+    "out of bounds for array of dimension 1",  # np.sum(points, axis=1)
+    "not enough values to unpack (expected 2, got 1)",  # n, d = points.shape
+)
+
+
+def is_shape_complaint(error: Exception, x: np.ndarray) -> bool:
+    """Whether ``error``, raised by an objective called with the 1-D point ``x``, says it
+    wanted a 2-D array: an IndexError, ValueError or TypeError whose message holds one of
+    :data:`_SHAPE_COMPLAINTS` or the point's shape (``(2,)``, as a shape check prints it)."""
+    if not isinstance(error, (IndexError, ValueError, TypeError)):
+        return False
+    message = str(error)
+    return str(x.shape) in message or any(text in message for text in _SHAPE_COMPLAINTS)
 
 
 def _branin_raw(x0: np.ndarray, x1: np.ndarray) -> np.ndarray:

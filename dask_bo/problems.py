@@ -15,68 +15,17 @@ from typing import Any, Callable
 import numpy as np
 
 from .objectives import (
-    MIXED_BRANIN_MINIMUM, MIXED_BRANIN_VARIANTS, TriesteObjective, ackley_5, branin, hartmann_3,
-    hartmann_6, load_objective, michalewicz, mixed_branin, scaled_branin, source_fingerprint,
+    MIXED_BRANIN_MINIMUM, MIXED_BRANIN_VARIANTS, Params, TriesteObjective, UndeclaredParameter,
+    ackley_5, as_finite_number, branin, hartmann_3, hartmann_6, is_shape_complaint,
+    load_objective, michalewicz, mixed_branin, scaled_branin, source_fingerprint,
 )
 from .space import Categorical, Float, Int, Space
 
 __all__ = [
     "Problem", "get_problem", "PROBLEM_NAMES", "parse_bounds", "load_objective",
     "problem_from_description", "as_finite_number", "Params", "UndeclaredParameter",
+    "is_shape_complaint",
 ]
-
-
-class UndeclaredParameter(KeyError):
-    """An objective read a parameter its space does not declare."""
-
-    def __str__(self) -> str:  # KeyError would show the message quoted
-        return str(self.args[0])
-
-
-class Params(dict):
-    """The dict a named-space objective receives: a key it lacks names the declared ones."""
-
-    def __missing__(self, key: Any) -> Any:
-        raise UndeclaredParameter(
-            f"the objective read parameter {key!r}, which the space does not declare; declared"
-            f" parameters: {', '.join(self)} (add it to the space or fix the objective)"
-        )
-
-
-def as_finite_number(value: Any) -> float:
-    """``value`` as a float if it holds one finite real number, else a ValueError naming it."""
-    try:
-        array = np.asarray(value)
-    except (TypeError, ValueError):
-        array = np.asarray(None)
-    if array.dtype.kind not in "iuf":  # bools, strings, None and objects are no numbers
-        raise ValueError(f"objective returned {value!r}, expected a number")
-    if array.size != 1:
-        raise ValueError(
-            f"objective returned shape {array.shape}, expected one number (a float or [1, 1])"
-        )
-    number = float(array.reshape(()).astype(np.float64))
-    if not math.isfinite(number):
-        raise ValueError(f"objective returned {number}, expected a finite number")
-    return number
-
-
-_SHAPE_COMPLAINTS = (
-    "too many indices for array",  # points[:, 0] on a 1-D point
-    "tuple index out of range",  # points.shape[1]
-    "out of bounds for array of dimension 1",  # np.sum(points, axis=1)
-    "not enough values to unpack (expected 2, got 1)",  # n, d = points.shape
-)
-
-
-def is_shape_complaint(error: Exception, x: np.ndarray) -> bool:
-    """Whether ``error``, raised by an objective called with the 1-D point ``x``, says it
-    wanted a 2-D array: an IndexError, ValueError or TypeError whose message holds one of
-    :data:`_SHAPE_COMPLAINTS` or the point's shape (``(2,)``, as a shape check prints it)."""
-    if not isinstance(error, (IndexError, ValueError, TypeError)):
-        return False
-    message = str(error)
-    return str(x.shape) in message or any(text in message for text in _SHAPE_COMPLAINTS)
 
 
 @dataclass(frozen=True)
@@ -286,14 +235,27 @@ def parse_bounds(text: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
     return tuple(lower), tuple(upper)
 
 
-def problem_from_description(description: dict[str, Any], objective: Callable | None = None) -> Problem:
-    """Rebuild a :class:`Problem` from :meth:`Problem.describe`; ``objective`` replaces the
-    recorded one (which a Python function, having no ``spec``, needs)."""
+def problem_from_description(
+    description: dict[str, Any], objective: Callable | str | None = None,
+    allow_changed_objective: bool = False,
+) -> Problem:
+    """Rebuild a :class:`Problem` from :meth:`Problem.describe`.
+
+    :param objective: Replaces the recorded objective: a function (a run of a Python
+        function has no ``spec`` and needs it), or ``MODULE:FUNCTION`` /
+        ``path/to/file.py:FUNCTION`` (a file that moved).
+    :param allow_changed_objective: Accept an objective file whose contents differ from the
+        recorded fingerprint.
+    :raise ValueError: No objective to rebuild, or its file changed.
+    """
     spec = description.get("spec")
     delay_scale = description.get("delay_scale", 0.0)
     if objective is None and spec is not None and ":" not in spec:
         return get_problem(spec, delay_scale)
-    if objective is None:
+    given_function = callable(objective)
+    if isinstance(objective, str):
+        spec, objective = objective, load_objective(objective)
+    elif objective is None:
         if spec is None:
             raise ValueError(
                 "the journal's objective was a Python function: pass it again (objective=...)"
@@ -303,7 +265,16 @@ def problem_from_description(description: dict[str, Any], objective: Callable | 
         where = {"space": Space.from_dict(description["space"], source="the journal's space")}
     else:
         where = {"lower": description["lower"], "upper": description["upper"]}
-    return Problem(
+    problem = Problem(
         objective, **where, name=description["name"], minimum=description.get("minimum"),
         batch=description.get("batch"), delay_scale=delay_scale, spec=spec,
     )
+    recorded = description.get("fingerprint")
+    # A function given again is the user's word; a file is checked against the journal.
+    if recorded and not (allow_changed_objective or given_function) and problem.fingerprint() != recorded:
+        raise ValueError(
+            f"the objective's file ({spec}) changed since the run began, so its values would"
+            f" not compare with the journal's; restore it, or resume with"
+            f" --allow-changed-objective (allow_changed_objective=True)"
+        )
+    return problem

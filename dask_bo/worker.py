@@ -12,7 +12,6 @@ import dataclasses
 import threading
 import time
 import traceback
-import uuid
 from typing import Any
 
 import numpy as np
@@ -146,14 +145,17 @@ class ProblemPlugin(WorkerPlugin):
     ``client.register_plugin(plugin)``, it is pickled once (the scheduler sends the same
     bytes to each worker) and unpickled once per worker, so tasks carry only its ``name``.
 
+    :param name: The plugin's name (``worker.plugins[name]``), unique per run, which tasks
+        pass to :func:`evaluation_task`.
     :param problem: The problem the run evaluates.
-    :param name: The plugin's name (``worker.plugins[name]``); unique per run by default.
     """
 
-    def __init__(self, problem: Problem, name: str | None = None):
+    def __init__(self, name: str, problem: Problem):
         import cloudpickle
 
-        self.name = name or f"dask-bo-problem-{uuid.uuid4().hex[:12]}"
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"ProblemPlugin(name, problem) expects a name first, got {name!r}")
+        self.name = name
         self._payload: bytes | None = cloudpickle.dumps(problem)
         self._problem: Problem | None = None
 

@@ -322,3 +322,20 @@ def test_load_objective_says_what_the_name_is(tmp_path):
     with pytest.raises(ValueError, match="'math:pi' is a float, not a function"):
         load_objective("math:pi")
     assert load_objective("os.path:join")("a", "b") == "a/b"
+
+
+def test_resuming_a_changed_objective_file_needs_consent(tmp_path):
+    path = write(tmp_path / "objective.py", "def f(x):\n    return float(x[0])\n")
+    made = Problem(load_objective(f"{path}:f"), [0], [1], spec=f"{path}:f", batch=False)
+    description = json.loads(json.dumps(made.describe()))
+    assert problem_from_description(description).value([0.5]) == 0.5
+    write(path, "def f(x):\n    return 1000 * float(x[0])\n")
+    with pytest.raises(ValueError, match=r"objective's file \(.*objective.py:f\) changed since the run began.*--allow-changed-objective"):
+        problem_from_description(description)
+    assert problem_from_description(description, allow_changed_objective=True).value([0.5]) == 500.0
+    # The file given again from elsewhere (same contents as recorded): accepted, spec updated.
+    moved = write(tmp_path / "moved.py", "def f(x):\n    return float(x[0])\n")
+    again = problem_from_description(description, f"{moved}:f")
+    assert again.spec == f"{moved}:f" and again.value([0.5]) == 0.5
+    # A function given again is taken as it is.
+    assert problem_from_description(description, lambda x: 2.0).value([0.5]) == 2.0

@@ -145,7 +145,7 @@ def cluster():
 def test_the_plugin_ships_a_large_closure_once_per_worker(cluster):
     cluster, client = cluster
     problem = Problem(closure_over(Heavy(50_000_000)), [0, 0], [1, 1], name="heavy", batch=False)
-    plugin = ProblemPlugin(problem)
+    plugin = ProblemPlugin("dask-bo-problem-heavy", problem)
     assert len(pickle.dumps(plugin)) > 50_000_000
     client.register_plugin(plugin)
     first = set(client.scheduler_info()["workers"])
@@ -183,7 +183,7 @@ def test_a_missing_plugin_fails_the_evaluation_by_name(cluster):
 
 def test_a_late_evaluation_on_a_worker_names_its_worker(cluster):
     _, client = cluster
-    plugin = ProblemPlugin(get_problem("branin", delay_scale=20.0), name="slow-branin")
+    plugin = ProblemPlugin("slow-branin", get_problem("branin", delay_scale=20.0))
     client.register_plugin(plugin)
     future = client.submit(evaluation_task, "slow-branin", [0.5, 0.5], 0, time.time(), "initial", 0.3, pure=False)
     with pytest.raises(EvaluationFailed) as info:
