@@ -163,8 +163,16 @@ class ProblemPlugin(WorkerPlugin):
         return {"name": self.name, "_payload": self._payload, "_problem": None}
 
     def setup(self, worker: Any) -> None:
-        # On the worker: unpickling here makes a module it cannot import fail registration.
-        self.problem  # noqa: B018
+        # Unpickled here, a problem the worker cannot load fails client.register_plugin with
+        # the reason, instead of every evaluation failing to deserialize.
+        try:
+            self.problem  # noqa: B018
+        except Exception as error:
+            raise ImportError(
+                f"worker {worker.address} cannot load the problem ({type(error).__name__}:"
+                f" {error}); install the objective's module on the workers, or give the"
+                f" objective as path/to/file.py:FUNCTION (shipped by value)"
+            ) from None
 
     @property
     def problem(self) -> Problem:

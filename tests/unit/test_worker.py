@@ -191,3 +191,16 @@ def test_a_late_evaluation_on_a_worker_names_its_worker(cluster):
     record = info.value.record
     assert record.status == "timeout" and record.worker in client.scheduler_info()["workers"]
     assert "still running after 0.3 s" in record.error
+
+
+def test_a_problem_the_workers_cannot_load_fails_registration_by_name(cluster, tmp_path, monkeypatch):
+    _, client = cluster
+    (tmp_path / "client_only_objective.py").write_text("def f(x):\n    return 0.0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))  # the client's path only: workers lack it
+    from client_only_objective import f
+
+    with pytest.raises(ImportError, match=(
+        r"worker tcp://.* cannot load the problem \(ModuleNotFoundError: No module named"
+        r" 'client_only_objective'\); install the objective's module on the workers"
+    )):
+        client.register_plugin(ProblemPlugin("unloadable", Problem(f, [0], [1])))
