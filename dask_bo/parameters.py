@@ -93,7 +93,8 @@ class Float(_Numeric):
     sample = _Numeric._from_unit
 
     def native(self, v: float) -> float:
-        return float(v)
+        """The value of the coordinate ``v``, checked."""
+        return self.value(v)
 
     def value(self, value: Any) -> float:
         v = float(_number("a float", value))
@@ -130,7 +131,7 @@ class Int(_Numeric):
         return np.clip(np.round(wide._from_unit(t)), self.low, self.high)
 
     def native(self, v: float) -> int:
-        return int(round(v))
+        return int(self.value(v))
 
     def value(self, value: Any) -> float:
         v = _number("an integer", value)
@@ -201,7 +202,9 @@ class Categorical:
         return np.minimum(np.floor(t * len(self.choices)), len(self.choices) - 1)
 
     def native(self, v: float) -> Choice:
-        return self.choices[int(round(v))]
+        if not (float(v).is_integer() and 0 <= v < len(self.choices)):
+            raise SpaceError(f"expected a choice index 0..{len(self.choices) - 1}, got {v!r}")
+        return self.choices[int(v)]
 
     def value(self, value: Any) -> float:
         if isinstance(value, np.generic):

@@ -187,11 +187,19 @@ class Space:
         return t[0] if flat else t
 
     def to_params(self, x: Any) -> dict[str, Any]:
-        """x [dim] -> ``{name: value}`` in native types (int, the choice itself, float)."""
+        """x [dim] -> ``{name: value}`` in native types (int, the choice itself, float).
+
+        :raise SpaceError: ``x`` is not a feasible point (see :meth:`decode`)."""
         x, flat = self._rows(x, self.dim, "x")
         if not flat:
             raise SpaceError(f"expected one point x [{self.dim}], got shape {x.shape}")
-        return {n: p.native(v) for (n, p), v in zip(self._parameters.items(), x[0])}
+        params = {}
+        for (name, p), v in zip(self._parameters.items(), x[0]):
+            try:
+                params[name] = p.native(float(v))
+            except SpaceError as error:
+                raise SpaceError(f"parameter {name!r}: {error}") from None
+        return params
 
     def from_params(self, params: Mapping[str, Any]) -> np.ndarray:
         """``{name: value}`` -> x [dim]; every declared parameter and no other."""

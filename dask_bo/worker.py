@@ -82,7 +82,7 @@ def _record(
     if _HAS_PARAMS and problem is not None:
         try:
             fields["params"] = problem.params(np.asarray(x, dtype=np.float64))
-        except ValueError:  # a point outside the space: its error says so already
+        except Exception:  # a point outside the space: the evaluation's error says so
             fields["params"] = None
     return Evaluation(
         id=eval_id, x=tuple(float(v) for v in x), proposal=proposal, worker=_worker_address(),

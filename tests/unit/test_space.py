@@ -224,3 +224,15 @@ def test_python_construction_errors():
     with pytest.raises(SpaceError, match=r"expected x of shape \[N, 2\] or \[2\], got shape \(3,\)"):
         Space.box([0, 0], [1, 1]).encode([0.1, 0.2, 0.3])
     assert isinstance(SpaceError("x"), ValueError)
+
+
+def test_to_params_refuses_an_infeasible_point():
+    space = Space({"a": Float(0, 1), "n": Int(1, 8), "c": Categorical(["p", "q"])})
+    with pytest.raises(SpaceError, match=r"parameter 'n': expected an integer in \[1, 8\], got 2.5"):
+        space.to_params([0.5, 2.5, 0])
+    with pytest.raises(SpaceError, match=r"parameter 'c': expected a choice index 0..1, got 2.0"):
+        space.to_params([0.5, 2, 2])
+    with pytest.raises(SpaceError, match=r"parameter 'a': expected a value in \[0.0, 1.0\], got 1.5"):
+        space.to_params([1.5, 2, 0])
+    with pytest.raises(SpaceError, match=r"expected one point x \[3\], got shape \(2, 3\)"):
+        space.to_params([[0.5, 2, 0]] * 2)

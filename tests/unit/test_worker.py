@@ -72,6 +72,15 @@ def test_records_carry_the_params_of_a_named_space():
     assert evaluate(Problem(total, [0], [1]), [0.5], 6, 0.0, "initial").params is None
 
 
+def test_an_infeasible_named_point_fails_by_name_without_calling_the_objective():
+    calls = []
+    space = Space({"a": Float(0, 1), "c": Categorical(["p", "q"])})
+    record = evaluate(Problem(calls.append, space=space), [0.5, 3.0], 5, 0.0, "initial")
+    assert record.status == "failed" and not calls
+    assert record.error == "SpaceError: parameter 'c': expected a choice index 0..1, got 3.0"
+    assert getattr(record, "params", None) is None
+
+
 def test_evaluation_task_raises_the_record_of_a_failure():
     with pytest.raises(EvaluationFailed) as info:
         evaluation_task(Problem(lambda x: float("nan"), [0], [1]), [0.5], 7, 0.0, "initial")
