@@ -166,6 +166,7 @@ class Space:
     def decode(self, u: Any) -> np.ndarray:
         """u [N, encoded_dim] (or [encoded_dim]), anywhere -> feasible x [N, dim] (or [dim])."""
         u, flat = self._rows(u, self.encoded_dim, "u")
+        u = np.nan_to_num(u, nan=0.0)  # feasible whatever a model step produced
         x = np.stack([p.decode(u[:, s]) for p, s in zip(self._parameters.values(), self._slices)], 1)
         return x[0] if flat else x
 
@@ -173,6 +174,7 @@ class Space:
         """The nearest feasible encoding: ``encode(decode(u))``, with float columns only clipped
         (so that ``snap`` is exactly idempotent). u [N, encoded_dim] -> [N, encoded_dim]."""
         v, flat = self._rows(u, self.encoded_dim, "u")
+        v = np.nan_to_num(v, nan=0.0)
         snapped = self.encode(self.decode(v))
         for p, s in zip(self._parameters.values(), self._slices):
             if isinstance(p, Float):

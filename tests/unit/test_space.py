@@ -102,7 +102,7 @@ def test_log_integers_round_in_log_space():
 
 def unit_rows(width):
     return arrays(np.float64, st.tuples(st.integers(1, 5), st.just(width)),
-                  elements=st.floats(-0.5, 1.5, allow_nan=False))
+                  elements=st.floats(-0.5, 1.5, allow_nan=False) | st.sampled_from([np.nan, np.inf, -np.inf]))
 
 
 @settings(max_examples=200, deadline=None)
