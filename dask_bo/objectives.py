@@ -215,6 +215,9 @@ def load_objective(spec: str) -> Callable[..., Any]:
     """The function named by ``MODULE:FUNCTION`` or ``path/to/file.py:FUNCTION``.
 
     A function loaded from a file is pickled by value, so workers that lack the file run it.
+
+    :param spec: ``MODULE:FUNCTION`` (``FUNCTION`` may be dotted) or ``path/to/file.py:FUNCTION``.
+    :raise ValueError: The module or file cannot be loaded, or the name is not a function.
     """
     module_name, sep, function_name = spec.rpartition(":")
     if not sep or not module_name or not function_name:

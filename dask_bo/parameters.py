@@ -1,8 +1,9 @@
 """The parameter types of a search space: Float, Int, Categorical.
 
 Each parameter maps its values (one float per point: a number, or a choice's index) to its
-columns of the model's unit box and back; :class:`dask_bo.space.Space` puts them side by side.
-Imported on workers: NumPy and the standard library only.
+columns of the model's unit box and back through its underscore methods, the protocol that
+:class:`dask_bo.space.Space`, which puts them side by side, calls. Imported on workers: NumPy
+and the standard library only.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class _Numeric:
     def _t(self, v: np.ndarray) -> np.ndarray:
         return np.log(v) if self.log else v
 
-    def unit(self, v: np.ndarray) -> np.ndarray:
+    def _unit(self, v: np.ndarray) -> np.ndarray:
         """Values [N] -> [N] in [0, 1] (log scale in log space)."""
         lo, hi = self._t(np.array(self.bounds))
         return (self._t(np.asarray(v, dtype=np.float64)) - lo) / (hi - lo)
@@ -69,8 +70,8 @@ class _Numeric:
         v = lo + np.clip(t, 0.0, 1.0) * (hi - lo)
         return np.clip(np.exp(v) if self.log else v, self.low, self.high)
 
-    def encode(self, v: np.ndarray) -> np.ndarray:
-        return self.unit(v)[:, None]
+    def _encode(self, v: np.ndarray) -> np.ndarray:
+        return self._unit(v)[:, None]
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.kind, "low": self.low, "high": self.high, "log": self.log}
@@ -78,7 +79,12 @@ class _Numeric:
 
 @dataclass(frozen=True)
 class Float(_Numeric):
-    """A real number in ``[low, high]``, linear or (``log=True``, ``low > 0``) on a log scale."""
+    """A real number in ``[low, high]``.
+
+    :param low: The smallest value.
+    :param high: The largest value, above ``low``.
+    :param log: Model it on a log scale (``low > 0``): for a learning rate, a tolerance.
+    """
 
     kind = "float"
 
@@ -87,16 +93,16 @@ class Float(_Numeric):
         object.__setattr__(self, "high", float(_number("high", self.high)))
         self._check()
 
-    def decode(self, u: np.ndarray) -> np.ndarray:
+    def _decode(self, u: np.ndarray) -> np.ndarray:
         return self._from_unit(u[:, 0])
 
-    sample = _Numeric._from_unit
+    _sample = _Numeric._from_unit
 
-    def native(self, v: float) -> float:
+    def _native(self, v: float) -> float:
         """The value of the coordinate ``v``, checked."""
-        return self.value(v)
+        return self._value(v)
 
-    def value(self, value: Any) -> float:
+    def _value(self, value: Any) -> float:
         v = float(_number("a float", value))
         if not self.low <= v <= self.high:
             raise SpaceError(f"expected a value in [{self.low!r}, {self.high!r}], got {value!r}")
@@ -105,7 +111,12 @@ class Float(_Numeric):
 
 @dataclass(frozen=True)
 class Int(_Numeric):
-    """An integer in ``[low, high]`` (both included), linear or on a log scale (``low >= 1``)."""
+    """An integer in ``[low, high]``, both included.
+
+    :param low: The smallest value (an integer).
+    :param high: The largest value (an integer above ``low``).
+    :param log: Model it on a log scale (``low >= 1``): for a width, a number of samples.
+    """
 
     kind = "int"
 
@@ -117,23 +128,23 @@ class Int(_Numeric):
             object.__setattr__(self, side, int(v))
         self._check()
 
-    def decode(self, u: np.ndarray) -> np.ndarray:
+    def _decode(self, u: np.ndarray) -> np.ndarray:
         # The integer whose grid location is nearest to u (in log space for a log scale).
         u = np.clip(u[:, 0], 0.0, 1.0)
         below = np.clip(np.floor(self._from_unit(u)), self.low, self.high)
         above = np.minimum(below + 1, self.high)
-        nearer = np.abs(self.unit(above) - u) < np.abs(self.unit(below) - u)
+        nearer = np.abs(self._unit(above) - u) < np.abs(self._unit(below) - u)
         return np.where(nearer, above, below)
 
-    def sample(self, t: np.ndarray) -> np.ndarray:
+    def _sample(self, t: np.ndarray) -> np.ndarray:
         # Each integer owns an equal share of [0, 1] (of log space for a log scale).
         wide = Float(self.low - 0.5, self.high + 0.5, self.log)
         return np.clip(np.round(wide._from_unit(t)), self.low, self.high)
 
-    def native(self, v: float) -> int:
-        return int(self.value(v))
+    def _native(self, v: float) -> int:
+        return int(self._value(v))
 
-    def value(self, value: Any) -> float:
+    def _value(self, value: Any) -> float:
         v = _number("an integer", value)
         if not float(v).is_integer() or not self.low <= v <= self.high:
             raise SpaceError(f"expected an integer in [{self.low}, {self.high}], got {value!r}")
@@ -150,7 +161,10 @@ def _key(choice: Any) -> tuple[str, Any]:
 
 @dataclass(frozen=True, eq=False)
 class Categorical:
-    """One of ``choices`` (strings, numbers or booleans); encoded one-hot."""
+    """One of a list of choices, encoded one-hot; the objective gets the choice itself.
+
+    :param choices: Distinct strings, numbers or booleans.
+    """
 
     choices: tuple[Choice, ...]
     kind = "categorical"
@@ -186,27 +200,27 @@ class Categorical:
     def bounds(self) -> tuple[float, float]:
         return 0.0, float(len(self.choices) - 1)
 
-    def unit(self, v: np.ndarray) -> np.ndarray:
+    def _unit(self, v: np.ndarray) -> np.ndarray:
         return np.asarray(v, dtype=np.float64) / max(len(self.choices) - 1, 1)
 
-    def encode(self, v: np.ndarray) -> np.ndarray:
+    def _encode(self, v: np.ndarray) -> np.ndarray:
         index = np.asarray(v, dtype=np.float64)
         if not np.all((index == np.round(index)) & (index >= 0) & (index < len(self.choices))):
             raise SpaceError(f"expected choice indices 0..{len(self.choices) - 1}, got {index}")
         return np.eye(len(self.choices))[index.astype(int)]
 
-    def decode(self, u: np.ndarray) -> np.ndarray:
+    def _decode(self, u: np.ndarray) -> np.ndarray:
         return np.argmax(u, axis=1).astype(np.float64)
 
-    def sample(self, t: np.ndarray) -> np.ndarray:
+    def _sample(self, t: np.ndarray) -> np.ndarray:
         return np.minimum(np.floor(t * len(self.choices)), len(self.choices) - 1)
 
-    def native(self, v: float) -> Choice:
+    def _native(self, v: float) -> Choice:
         if not (float(v).is_integer() and 0 <= v < len(self.choices)):
             raise SpaceError(f"expected a choice index 0..{len(self.choices) - 1}, got {v!r}")
         return self.choices[int(v)]
 
-    def value(self, value: Any) -> float:
+    def _value(self, value: Any) -> float:
         if isinstance(value, np.generic):
             value = value.item()
         keys = [_key(c) for c in self.choices]

@@ -104,18 +104,25 @@ class Problem:
         return self.space.dim
 
     def delay_s(self, x: np.ndarray) -> float:
-        """The delay model: ``delay_scale * sum(space.unit(x))`` for a point ``x`` [dim]."""
+        """The delay model: ``delay_scale * sum(space.unit(x))`` seconds.
+
+        :param x: [dim] one point.
+        """
         if not self.delay_scale:
             return 0.0
         return float(self.delay_scale * np.sum(self.space.unit(np.asarray(x, dtype=np.float64))))
 
     def params(self, x: np.ndarray) -> dict[str, Any] | None:
-        """What a named-space objective gets at ``x`` [dim]; ``None`` for a box."""
+        """What a named-space objective gets at ``x``; ``None`` for a box.
+
+        :param x: [dim] one point.
+        """
         return None if self.space.is_box else self.space.to_params(x)
 
     def value(self, x: np.ndarray) -> float:
-        """The objective's value at ``x`` [dim], calling the objective once (see ``batch``).
+        """The objective's value at ``x``, calling the objective once (see ``batch``).
 
+        :param x: [dim] one point.
         :raise ValueError: If the objective gives no single finite number; the objective's
             own exceptions pass unchanged.
         """
@@ -138,6 +145,10 @@ class Problem:
         return as_finite_number(value)
 
     def with_delay(self, delay_scale: float) -> Problem:
+        """This problem with another delay model.
+
+        :param delay_scale: Seconds per unit of ``sum(space.unit(x))``.
+        """
         return replace(self, delay_scale=delay_scale)
 
     def fingerprint(self) -> str | None:
@@ -192,7 +203,11 @@ PROBLEM_NAMES: tuple[str, ...] = tuple(_NAMED) + tuple(_MIXED)
 
 
 def get_problem(name: str, delay_scale: float = 0.0) -> Problem:
-    """A named benchmark problem (see :data:`PROBLEM_NAMES`)."""
+    """A named benchmark problem.
+
+    :param name: One of :data:`PROBLEM_NAMES`.
+    :param delay_scale: The delay model's scale (see :class:`Problem`).
+    """
     if name in _MIXED:
         objective, space, minimum = _MIXED[name]
         return Problem(
@@ -217,7 +232,10 @@ def get_problem(name: str, delay_scale: float = 0.0) -> Problem:
 
 
 def parse_bounds(text: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """``"LO,HI;LO,HI"`` -> ``((LO, LO), (HI, HI))``."""
+    """The ``--bounds`` option: ``"LO,HI;LO,HI"`` -> ``((LO, LO), (HI, HI))``.
+
+    :param text: ``LO,HI`` pairs separated by ``;``.
+    """
     lower, upper = [], []
     for part in text.split(";"):
         pair = part.split(",")
@@ -241,6 +259,7 @@ def problem_from_description(
 ) -> Problem:
     """Rebuild a :class:`Problem` from :meth:`Problem.describe`.
 
+    :param description: What :meth:`Problem.describe` returned (through the journal).
     :param objective: Replaces the recorded objective: a function (a run of a Python
         function has no ``spec`` and needs it), or ``MODULE:FUNCTION`` /
         ``path/to/file.py:FUNCTION`` (a file that moved).

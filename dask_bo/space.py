@@ -45,7 +45,11 @@ class Space:
 
     @classmethod
     def box(cls, lower: Any, upper: Any) -> Space:
-        """The box ``[lower, upper]`` as floats named ``x0..x{D-1}``; objectives get the vector."""
+        """The box ``[lower, upper]`` as floats named ``x0..x{D-1}``; objectives get the vector.
+
+        :param lower: [D] lower bounds.
+        :param upper: [D] upper bounds, each above its lower bound.
+        """
         lower, upper = np.atleast_1d(lower).tolist(), np.atleast_1d(upper).tolist()
         if len(lower) != len(upper) or not lower:
             raise SpaceError(
@@ -67,7 +71,12 @@ class Space:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], source: str = "space") -> Space:
-        """The inverse of :meth:`to_dict` (the TOML file's layout); ``source`` prefixes errors."""
+        """The inverse of :meth:`to_dict` (the TOML file's layout).
+
+        :param d: ``{"parameters": {name: {"type": ..., ...}}}`` (and ``"box": true`` for a box).
+        :param source: Where ``d`` came from, to begin error messages with.
+        :raise SpaceError: A parameter is malformed (the message names it, the value and the fix).
+        """
         if not isinstance(d, Mapping) or not isinstance(d.get("parameters"), Mapping):
             raise SpaceError(f"{source}: expected a [parameters.NAME] table per parameter, got {d!r}")
         unknown = [k for k in d if k not in ("parameters", "box")]
@@ -90,7 +99,12 @@ class Space:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Space:
-        """Read ``[parameters.NAME]`` tables (``type``, ``low``/``high``/``log`` or ``choices``)."""
+        """Read a TOML file of ``[parameters.NAME]`` tables (``type = "float"``, ``"int"`` or
+        ``"categorical"``; ``low``, ``high`` and optionally ``log``, or ``choices``).
+
+        :param path: The ``.toml`` file.
+        :raise SpaceError: The file is unreadable, not TOML, or describes a bad parameter.
+        """
         try:
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
@@ -158,21 +172,34 @@ class Space:
         return np.atleast_2d(a), a.ndim == 1
 
     def encode(self, x: Any) -> np.ndarray:
-        """Points x [N, dim] (or [dim]) -> u [N, encoded_dim] (or [encoded_dim])."""
+        """Points in the parameters' own units -> the model's unit box.
+
+        :param x: [N, dim] (or [dim]) points.
+        :return: u [N, encoded_dim] (or [encoded_dim]).
+        """
         x, flat = self._rows(x, self.dim, "x")
-        u = np.hstack([p.encode(x[:, i]) for i, p in enumerate(self._parameters.values())])
+        u = np.hstack([p._encode(x[:, i]) for i, p in enumerate(self._parameters.values())])
         return u[0] if flat else u
 
     def decode(self, u: Any) -> np.ndarray:
-        """u [N, encoded_dim] (or [encoded_dim]), anywhere -> feasible x [N, dim] (or [dim])."""
+        """Unit-box coordinates, anywhere (even NaN) -> feasible points: integers rounded to the
+        nearest grid location, a categorical's largest one-hot column chosen.
+
+        :param u: [N, encoded_dim] (or [encoded_dim]).
+        :return: x [N, dim] (or [dim]).
+        """
         u, flat = self._rows(u, self.encoded_dim, "u")
         u = np.nan_to_num(u, nan=0.0)  # feasible whatever a model step produced
-        x = np.stack([p.decode(u[:, s]) for p, s in zip(self._parameters.values(), self._slices)], 1)
+        x = np.stack([p._decode(u[:, s]) for p, s in zip(self._parameters.values(), self._slices)], 1)
         return x[0] if flat else x
 
     def snap(self, u: Any) -> np.ndarray:
         """The nearest feasible encoding: ``encode(decode(u))``, with float columns only clipped
-        (so that ``snap`` is exactly idempotent). u [N, encoded_dim] -> [N, encoded_dim]."""
+        (so that ``snap`` is exactly idempotent).
+
+        :param u: [N, encoded_dim] (or [encoded_dim]).
+        :return: The same shape.
+        """
         v, flat = self._rows(u, self.encoded_dim, "u")
         v = np.nan_to_num(v, nan=0.0)
         snapped = self.encode(self.decode(v))
@@ -182,29 +209,41 @@ class Space:
         return snapped[0] if flat else snapped
 
     def unit(self, x: Any) -> np.ndarray:
-        """x [N, dim] (or [dim]) -> the same shape in [0, 1] per parameter (log scales in log
-        space, a categorical's index over its count - 1): the delay model's and plots' scale."""
+        """Each coordinate rescaled to [0, 1] (log scales in log space, a categorical's index
+        over its count - 1): the delay model's and the plots' scale.
+
+        :param x: [N, dim] (or [dim]) points.
+        :return: The same shape.
+        """
         x, flat = self._rows(x, self.dim, "x")
-        t = np.stack([p.unit(x[:, i]) for i, p in enumerate(self._parameters.values())], 1)
+        t = np.stack([p._unit(x[:, i]) for i, p in enumerate(self._parameters.values())], 1)
         return t[0] if flat else t
 
     def to_params(self, x: Any) -> dict[str, Any]:
-        """x [dim] -> ``{name: value}`` in native types (int, the choice itself, float).
+        """What the objective gets: ``{name: value}`` in native types (an ``int``, the choice
+        itself, a ``float`` in its own units).
 
-        :raise SpaceError: ``x`` is not a feasible point (see :meth:`decode`)."""
+        :param x: [dim] one point.
+        :raise SpaceError: ``x`` is not a feasible point (see :meth:`decode`).
+        """
         x, flat = self._rows(x, self.dim, "x")
         if not flat:
             raise SpaceError(f"expected one point x [{self.dim}], got shape {x.shape}")
         params = {}
         for (name, p), v in zip(self._parameters.items(), x[0]):
             try:
-                params[name] = p.native(float(v))
+                params[name] = p._native(float(v))
             except SpaceError as error:
                 raise SpaceError(f"parameter {name!r}: {error}") from None
         return params
 
     def from_params(self, params: Mapping[str, Any]) -> np.ndarray:
-        """``{name: value}`` -> x [dim]; every declared parameter and no other."""
+        """The inverse of :meth:`to_params`.
+
+        :param params: A value for every declared parameter and no other.
+        :return: x [dim].
+        :raise SpaceError: A parameter is missing or undeclared, or a value does not fit.
+        """
         missing = [n for n in self._parameters if n not in params]
         extra = [str(n) for n in params if n not in self._parameters]
         if missing or extra:
@@ -216,24 +255,35 @@ class Space:
         x = []
         for name, p in self._parameters.items():
             try:
-                x.append(p.value(params[name]))
+                x.append(p._value(params[name]))
             except SpaceError as error:
                 raise SpaceError(f"parameter {name!r}: {error}") from None
         return np.array(x)
 
     def _from_unit(self, t: np.ndarray) -> np.ndarray:
-        return np.stack([p.sample(t[:, i]) for i, p in enumerate(self._parameters.values())], 1)
+        return np.stack([p._sample(t[:, i]) for i, p in enumerate(self._parameters.values())], 1)
 
     def sample(self, n: int, seed: int | np.random.Generator | None = None) -> np.ndarray:
-        """``n`` feasible points x [n, dim] from a seeded Latin hypercube (each integer and
-        choice of a parameter equally likely)."""
+        """Feasible points from a Latin hypercube (each integer and each choice of a parameter
+        equally likely).
+
+        :param n: How many points.
+        :param seed: A seed or a NumPy generator, for reproducible points.
+        :return: x [n, dim].
+        """
         from scipy.stats import qmc
 
         return self._from_unit(qmc.LatinHypercube(d=self.dim, rng=seed).random(n))
 
     def space_filling(self, taken_x: Any, rng: np.random.Generator, n_candidates: int = 256) -> np.ndarray:
-        """Of ``n_candidates`` random feasible points, the one farthest (in the encoded space)
-        from every point of ``taken_x`` [M, dim]: a cheap proposal that still explores. -> [dim]."""
+        """A cheap proposal that still explores: of ``n_candidates`` random feasible points,
+        the one farthest (in the encoded space) from every point taken.
+
+        :param taken_x: [M, dim] points evaluated or in flight (M may be 0).
+        :param rng: The source of the candidates.
+        :param n_candidates: How many candidates to draw.
+        :return: x [dim].
+        """
         candidates = self._from_unit(rng.random((n_candidates, self.dim)))
         taken = np.asarray(taken_x, dtype=np.float64).reshape(-1, self.dim)
         if len(taken):

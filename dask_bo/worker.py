@@ -33,9 +33,10 @@ _HAS_PARAMS = "params" in {f.name for f in dataclasses.fields(Evaluation)}
 
 
 def call_objective(problem: Problem, x: np.ndarray) -> float:
-    """The objective's value at ``x`` [dim], whichever form the objective has
-    (:meth:`Problem.value`).
+    """The objective's value at ``x``, whichever form the objective has (:meth:`Problem.value`).
 
+    :param problem: Whose objective.
+    :param x: [dim] one point.
     :raise ValueError: If the objective gives no single finite number.
     """
     return problem.value(x)
@@ -94,11 +95,16 @@ def evaluate(
     problem: Problem, x: Any, eval_id: int, submitted_at: float | None, proposal: str,
     timeout_s: float | None = None,
 ) -> Evaluation:
-    """Evaluate ``problem`` at ``x`` [dim] and return the record; never raises.
+    """Evaluate ``problem`` at ``x`` and return the record; never raises.
 
     ``x`` comes back in the record unchanged, so the driver can match it bit for bit against
     the point it asked for.
 
+    :param problem: What to evaluate.
+    :param x: [dim] the point, in the parameters' own units.
+    :param eval_id: The record's id.
+    :param submitted_at: When the driver submitted it (Unix time), kept in the record.
+    :param proposal: What proposed the point (see ``PROPOSALS``), kept in the record.
     :param timeout_s: If given, the evaluation runs on a thread of its own and a record with
         status ``timeout`` comes back once it has run ``timeout_s`` seconds (measured here,
         from its start); an evaluation that finished in time is never a timeout.
@@ -163,6 +169,10 @@ class ProblemPlugin(WorkerPlugin):
         return {"name": self.name, "_payload": self._payload, "_problem": None}
 
     def setup(self, worker: Any) -> None:
+        """Load the problem on ``worker`` (Dask calls this as the plugin arrives).
+
+        :param worker: The :class:`distributed.Worker`.
+        """
         # Unpickled here, a problem the worker cannot load fails client.register_plugin with
         # the reason, instead of every evaluation failing to deserialize.
         try:
@@ -203,6 +213,12 @@ def evaluation_task(
     :class:`EvaluationFailed` (carrying the full record) so that the dashboard shows it.
 
     :param problem: The problem itself, or the name of a :class:`ProblemPlugin` that holds it.
+    :param x: [dim] the point.
+    :param eval_id: The record's id.
+    :param submitted_at: When the driver submitted it (Unix time).
+    :param proposal: What proposed the point.
+    :param timeout_s: The evaluation's time limit on the worker (see :func:`evaluate`).
+    :raise EvaluationFailed: The evaluation is not ``ok``; its record travels with it.
     """
     if isinstance(problem, str):
         try:
