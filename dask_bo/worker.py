@@ -166,7 +166,12 @@ class ProblemPlugin(WorkerPlugin):
         self._problem: Problem | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"name": self.name, "_payload": self._payload, "_problem": None}
+        payload = self._payload
+        if payload is None:  # loaded on a worker, which dropped the bytes
+            import cloudpickle
+
+            payload = cloudpickle.dumps(self._problem)
+        return {"name": self.name, "_payload": payload, "_problem": None}
 
     def setup(self, worker: Any) -> None:
         """Load the problem on ``worker`` (Dask calls this as the plugin arrives).
@@ -183,9 +188,11 @@ class ProblemPlugin(WorkerPlugin):
                 f" {error}); install the objective's module on the workers, or give the"
                 f" objective as path/to/file.py:FUNCTION (shipped by value)"
             ) from None
+        self._payload = None  # the worker keeps the problem, not a second copy in bytes
 
     @property
     def problem(self) -> Problem:
+        """The problem, unpickled on first use."""
         if self._problem is None:
             import pickle
 

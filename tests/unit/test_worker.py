@@ -168,6 +168,8 @@ def test_the_plugin_ships_a_large_closure_once_per_worker(cluster):
 
     records = run(plugin.name, range(4))
     assert [r.y for r in records] == [1.0] * 4 and all(r.worker in first for r in records)
+    # The worker keeps the problem, not also its 50 MB of bytes.
+    assert client.run(lambda dask_worker: dask_worker.plugins[plugin.name]._payload) == {w: None for w in first}
     # A task names the plugin: it carries a few hundred bytes, not the closure.
     assert len(pickle.dumps((plugin.name, [0.1, 0.2], 0, time.time(), "initial"))) < 1000
     # The control: the problem itself as the argument arrives with every task.
