@@ -236,3 +236,40 @@ def test_to_params_refuses_an_infeasible_point():
         space.to_params([1.5, 2, 0])
     with pytest.raises(SpaceError, match=r"expected one point x \[3\], got shape \(2, 3\)"):
         space.to_params([[0.5, 2, 0]] * 2)
+
+
+@st.composite
+def spaces(draw):
+    parameters = {}
+    for i in range(draw(st.integers(1, 5))):
+        kind = draw(st.sampled_from(["float", "int", "categorical"]))
+        log = draw(st.booleans())
+        if kind == "float":
+            low = draw(st.floats(1e-6 if log else -1e6, 1e6, allow_nan=False))
+            high = draw(st.floats(low, 2e6, allow_nan=False).filter(lambda h: h > low))
+            parameters[f"p{i}"] = Float(low, high, log)
+        elif kind == "int":
+            low = draw(st.integers(1 if log else -1000, 1000))
+            parameters[f"p{i}"] = Int(low, draw(st.integers(low + 1, 2000)), log)
+        else:
+            choice = st.one_of(st.text(max_size=5), st.booleans(), st.integers(-5, 5),
+                               st.floats(-10, 10, allow_nan=False))
+            choices = draw(st.lists(choice, min_size=1, max_size=4, unique_by=lambda c: str(type(c) is bool) + repr(float(c)) if not isinstance(c, str) else c))
+            parameters[f"p{i}"] = Categorical(choices)
+    return Space(parameters)
+
+
+@settings(max_examples=60, deadline=None)
+@given(spaces(), st.integers(0, 2**32 - 1))
+def test_every_space_and_point_round_trips_through_json_exactly(space, seed):
+    again = Space.from_dict(json.loads(json.dumps(space.to_dict())))
+    assert again == space
+    for x in space.sample(4, seed):
+        params = json.loads(json.dumps(space.to_params(x)))
+        np.testing.assert_array_equal(again.from_params(params), x)
+        back = space.decode(space.encode(x))
+        discrete = [not isinstance(p, Float) for p in space.parameters.values()]
+        np.testing.assert_array_equal(back[discrete], x[discrete])  # floats: to rounding
+        width = np.subtract(space.upper, space.lower)
+        assert np.all(np.abs(back - x) <= 1e-12 * (width + np.abs(x)))
+        assert [type(v) for v in again.to_params(x).values()] == [type(v) for v in space.to_params(x).values()]
