@@ -71,8 +71,12 @@ class Problem:
             space = Space.box(self.lower, self.upper)
         elif not isinstance(space, Space):
             raise TypeError(f"space must be a dask_bo.Space, got {space!r}")
-        elif (self.lower, self.upper) not in ((None, None), (space.lower, space.upper)):
-            raise ValueError("give either lower=/upper= (a box) or space=, not both")
+        elif self.lower is not None or self.upper is not None:
+            # replace() passes the space's own bounds back: only other bounds conflict.
+            given = [None if b is None else tuple(np.atleast_1d(b).astype(float))
+                     for b in (self.lower, self.upper)]
+            if given != [space.lower, space.upper]:
+                raise ValueError("give either lower=/upper= (a box) or space=, not both")
         if not callable(self.objective):
             raise TypeError(f"objective must be callable, got {self.objective!r}")
         if not (self.delay_scale >= 0 and math.isfinite(self.delay_scale)):
