@@ -44,6 +44,9 @@ STALE_WINDOW = 2
 """Only this many of the next ready points are asked again: with many ready, refreshing them
 all after every result would keep the model busy."""
 
+RECENT_DURATIONS = 32
+"""The busy rate averages this many of the latest evaluation durations."""
+
 MIN_DURATION_S = 1e-3
 """Shorter evaluation durations count as this (a zero would make the busy rate infinite)."""
 

@@ -1,11 +1,8 @@
-"""The model's thread: keeps points ready for the next free worker (asynchronous mode).
-
-The model's work (build, tell, ask, refit) runs while the workers compute; the driver's loop
-only takes a ready point. What the thread does next is decided by the pure functions of
-:mod:`dask_bo.strategies.policy`; this module carries the decisions out and owns the pending
-set: the ready points, the points in flight (by the caller's key, so a failed or lost point
-leaves by bookkeeping) and the results not yet told.
-"""
+"""The model's thread (asynchronous mode): it builds, tells, asks and refits while the
+workers compute, and keeps points ready for the next free worker. What it does next is
+decided by :mod:`dask_bo.strategies.policy`; this module carries the decisions out and owns
+the pending set (ready points, points in flight by the caller's key, results not yet told),
+so a failed or lost point leaves it by bookkeeping."""
 
 from __future__ import annotations
 
@@ -26,11 +23,8 @@ logger = logging.getLogger("dask_bo")
 
 _FAILED = object()  # what a model step that raised returns
 
-RECENT_DURATIONS = 32
-"""How many of the latest evaluation durations the busy rate averages."""
 
-
-@dataclass
+@dataclass(eq=False)  # compared by identity: a refresh finds its point by it
 class _Ready:
     u: np.ndarray  # [D]
     proposal: str
@@ -77,7 +71,7 @@ class Prefetcher:
         self._arrived: list[tuple[np.ndarray, float]] = []  # observed, not yet told
         self._taken = [_vector(u, dim) for u in (() if taken is None else taken)]
         self._taken += self._in_flight.values()
-        self._durations: deque[float] = deque(maxlen=RECENT_DURATIONS)
+        self._durations: deque[float] = deque(maxlen=policy.RECENT_DURATIONS)
         self._steps = StepTimes()
         self._target = policy.INITIAL_TARGET
         self._explore_left = max_explore
@@ -109,7 +103,7 @@ class Prefetcher:
                 raise ValueError(f"expected a key not in flight, got {key!r} (already out)")
             self._target = policy.grown_target(self._state())
             self._cond.notify_all()
-            self._cond.wait_for(lambda: policy.serve(self._state()) != "wait" or self._error is not None)
+            self._cond.wait_for(lambda: self._error or policy.serve(self._state()) != "wait")
             self._raise_error()
             if policy.serve(self._state()) == "ready":
                 entry = self._ready.popleft()
@@ -123,7 +117,7 @@ class Prefetcher:
             self._cond.notify_all()
             return key, u, proposal
 
-    def observe(self, key: Hashable, u: np.ndarray, y: float | None, duration_s: float | None) -> None:
+    def observe(self, key: Hashable, u: np.ndarray, y: float | None, duration_s: float | None):
         """A point's evaluation is over: it leaves the pending set, and ``y`` (lower is
         better; ``None``: failed, lost or timed out) is told to the model.
 
@@ -206,24 +200,18 @@ class Prefetcher:
 
     def _build(self) -> bool:
         started = self._clock()
-        try:
-            strategy = self._factory()
-        except Exception as error:
-            self._warn("build", error)
-            with self._cond:
-                self._failed = True
-                self._cond.notify_all()
+        strategy = self._call("build", self._factory)
+        if strategy is _FAILED:
+            self._fail()
             return False
-        build_s = self._clock() - started
-        size = self._call("dataset_size", lambda: strategy.dataset_size)
         with self._cond:
-            self._steps = replace(self._steps, build_s=build_s)
-            self._dataset_size = 0 if size is _FAILED else int(size)
+            self._steps = replace(self._steps, build_s=self._clock() - started)
             self.strategy = strategy
+        self._tell([])
         # The first ask traces the acquisition function: cover it, and leave it untimed (its
         # tracing says nothing of what later asks cost).
-        self._push_thompson(policy.first_cover(self.state()))
-        self._push_ask(1, timed=False)
+        self._push(policy.first_cover(self.state()), "thompson")
+        self._push(1, "rule", timed=False)
         return True
 
     def _loop(self) -> None:
@@ -241,13 +229,19 @@ class Prefetcher:
             if self._failed:
                 continue
             plan = policy.refill(self.state(), wanted)
-            self._push_thompson(plan.thompson)
+            self._push(plan.thompson, "thompson")
             if plan.ask:
-                self._push_ask(plan.ask)
+                self._push(plan.ask, "rule")
             elif not arrived:
                 self._refresh()
-            if not self._failed and _true(self._call("refit_due", self.strategy.refit_due)):
-                self._refit()
+            if not self._failed and self._call("refit_due", self.strategy.refit_due, False):
+                full = self._call("full_refit_due", self.strategy.full_refit_due, False)
+                self._push(policy.refit_cover(self.state(), bool(full)), "thompson")
+                started = self._clock()
+                if self._call("refit", self.strategy.refit) is not _FAILED:
+                    seconds = {"full_refit_s" if full else "warm_refit_s": self._clock() - started}
+                    with self._cond:
+                        self._steps = replace(self._steps, **seconds)
 
     def _tell(self, arrived: list[tuple[np.ndarray, float]]) -> None:
         if arrived:
@@ -255,48 +249,45 @@ class Prefetcher:
             y = np.array([[v] for _, v in arrived], dtype=np.float64)
             self._call("tell", lambda: self.strategy.tell(x, y))
         size = self._call("dataset_size", lambda: self.strategy.dataset_size)
-        if size is not _FAILED:
-            with self._cond:
-                self._dataset_size = int(size)
-                self._cond.notify_all()
+        with self._cond:
+            self._dataset_size = self._dataset_size if size is _FAILED else int(size)
+            self._cond.notify_all()
 
-    def _push(self, points: np.ndarray, proposal: str) -> None:
+    def _ask(self, n: int, proposal: str, pending: np.ndarray, timed: bool = True) -> Any:
+        """``n`` points [n, D] of ``proposal`` (a rule ask is timed), or ``_FAILED``."""
+        if proposal == "thompson":
+            return self._call("ask_thompson", lambda: self.strategy.ask_thompson(n, pending))
+        started = self._clock()
+        points = self._call("ask", lambda: self.strategy.ask(n, pending))
+        if timed and points is not _FAILED:
+            with self._cond:
+                self._steps = replace(self._steps, ask_s=(self._clock() - started) / n)
+        return points
+
+    def _push(self, n: int, proposal: str, timed: bool = True) -> None:
+        """Ready ``n`` points of ``proposal``; a failed rule ask is replaced by Thompson
+        points, and if those fail too, the model has failed for good."""
+        if n <= 0:
+            return
+        with self._cond:
+            pending = self._pending()
+        points = self._ask(n, proposal, pending, timed)
+        replaced = points is _FAILED and proposal == "rule"
+        if replaced:
+            points, proposal = self._ask(n, "thompson", pending), "thompson"
+        if points is _FAILED:
+            if replaced:
+                self._fail()
+            return
         entries = [_Ready(_vector(u, self._dim), proposal, self._dataset_size) for u in points]
         with self._cond:
             self._ready.extend(entries)
             self._cond.notify_all()
 
-    def _push_thompson(self, n: int) -> bool:
-        if n <= 0:
-            return True
+    def _fail(self) -> None:
         with self._cond:
-            pending = self._pending()
-        points = self._call("ask_thompson", lambda: self.strategy.ask_thompson(n, pending))
-        if points is not _FAILED:
-            self._push(points, "thompson")
-        return points is not _FAILED
-
-    def _ask(self, n: int, pending: np.ndarray, timed: bool = True) -> np.ndarray | None:
-        """``n`` rule points, timing the ask; ``None`` if it failed."""
-        started = self._clock()
-        points = self._call("ask", lambda: self.strategy.ask(n, pending))
-        if points is _FAILED:
-            return None
-        if timed:
-            with self._cond:
-                self._steps = replace(self._steps, ask_s=(self._clock() - started) / n)
-        return points
-
-    def _push_ask(self, n: int, timed: bool = True) -> None:
-        with self._cond:
-            pending = self._pending()
-        points = self._ask(n, pending, timed)
-        if points is not None:
-            self._push(points, "rule")
-        elif not self._push_thompson(n):  # neither works: the model has failed for good
-            with self._cond:
-                self._failed = True
-                self._cond.notify_all()
+            self._failed = True
+            self._cond.notify_all()
 
     def _refresh(self) -> None:
         """Ask again for a stale ready point, with the data told since. The old point stays
@@ -307,46 +298,31 @@ class Prefetcher:
                 return
             stale = self._ready[i]
             pending = self._pending(without=stale)
-        fresh = self._ask(1, pending)
+        fresh = self._ask(1, "rule", pending)
         with self._cond:
-            if fresh is None:  # keep it, and do not ask again for it
+            if fresh is _FAILED:  # keep it, and do not ask again for it
                 stale.seen = self._dataset_size
                 return
             entry = _Ready(_vector(fresh[0], self._dim), "rule", self._dataset_size)
-            for j, ready in enumerate(self._ready):
-                if ready is stale:
-                    self._ready[j] = entry
-                    break
+            if stale in self._ready:
+                self._ready[self._ready.index(stale)] = entry
             else:  # handed out during the ask: in flight now; keep both
                 self._ready.append(entry)
             self._cond.notify_all()
 
-    def _refit(self) -> None:
-        full = _true(self._call("full_refit_due", self.strategy.full_refit_due))
-        self._push_thompson(policy.refit_cover(self.state(), full))
-        started = self._clock()
-        if self._call("refit", self.strategy.refit) is not _FAILED:
-            seconds = self._clock() - started
-            with self._cond:
-                kind = "full_refit_s" if full else "warm_refit_s"
-                self._steps = replace(self._steps, **{kind: seconds})
-
-    def _call(self, step: str, call: Callable[[], Any]) -> Any:
-        """The model step's value, or ``_FAILED`` if it raised (warned once per step): a
+    def _call(self, step: str, call: Callable[[], Any], default: Any = _FAILED) -> Any:
+        """The model step's value, or ``default`` if it raised (warned once per step): a
         failing model must not stop the run."""
         try:
             return call()
         except Exception as error:
-            self._warn(step, error)
-            return _FAILED
-
-    def _warn(self, step: str, error: Exception) -> None:
-        if step not in self._warned:
-            self._warned.add(step)
-            logger.warning(
-                "the model's %s failed (%r): workers get Thompson or space-filling points instead",
-                step, error,
-            )
+            if step not in self._warned:
+                self._warned.add(step)
+                logger.warning(
+                    "the model's %s failed (%r): workers get Thompson or space-filling points"
+                    " instead", step, error,
+                )
+            return default
 
 
 def _vector(u: Any, dim: int) -> np.ndarray:
@@ -356,7 +332,3 @@ def _vector(u: Any, dim: int) -> np.ndarray:
         raise ValueError(f"expected a point of {dim} coordinates, got shape {u.shape}")
     return u
 
-
-def _true(value: Any) -> bool:
-    """Whether a model step's answer is yes (one that raised is no)."""
-    return value is not _FAILED and bool(value)

@@ -122,8 +122,8 @@ def test_a_free_worker_gets_a_ready_point_else_explores_while_the_budget_lasts()
 
 def slow_results(**fields) -> PolicyState:
     """Results every 10 s per thread of 3 (one every 3.3 s), asks of 0.1 s a point."""
-    fields = {"durations_s": (10.0,), "model": True, "steps": StepTimes(ask_s=0.1), "dataset_size": 6, **fields}
-    return state(**fields)
+    defaults = dict(durations_s=(10.0,), model=True, steps=StepTimes(ask_s=0.1), dataset_size=6)
+    return state(**{**defaults, **fields})
 
 
 def test_a_stale_point_is_asked_again_only_with_time_to_spare():
@@ -140,7 +140,8 @@ def test_a_stale_point_is_asked_again_only_with_time_to_spare():
 
 
 def test_no_stale_point_is_asked_again_before_anything_was_measured():
-    assert policy.stale_index(state(model=True, dataset_size=6, ready_seen=(5,))) is None  # no durations
+    no_durations = state(model=True, dataset_size=6, ready_seen=(5,))
+    assert policy.stale_index(no_durations) is None
     no_ask = state(model=True, dataset_size=6, ready_seen=(5,), durations_s=(10.0,))
     assert not policy.time_to_spare(no_ask)  # asks never timed: inf
     assert policy.stale_index(slow_results(ready_seen=(5,), model=False)) is None

@@ -105,6 +105,12 @@ def wait(prefetcher: Prefetcher, predicate) -> None:
         assert prefetcher._cond.wait_for(predicate, TIMEOUT_S), prefetcher.state()
 
 
+def idle(prefetcher: Prefetcher) -> bool:
+    """Whether the thread, waiting, would stay asleep (its own wake-up test)."""
+    with prefetcher._cond:
+        return not policy.has_work(prefetcher._state(), bool(prefetcher._arrived))
+
+
 def proposals(prefetcher: Prefetcher) -> list[str]:
     return [proposal for _, proposal in prefetcher.ready]
 
@@ -276,7 +282,8 @@ def test_ready_points_are_asked_again_with_new_results_when_there_is_time():
         assert as_set(prefetcher.pending) == as_set([u for _, u, _ in sent[1:]] + fresh)
     finally:
         strategy_back = prefetcher.stop()
-    assert strategy_back is strategy and as_set(prefetcher.pending) == as_set([u for _, u, _ in sent[1:]])
+    assert strategy_back is strategy
+    assert as_set(prefetcher.pending) == as_set([u for _, u, _ in sent[1:]])
 
 
 def test_ready_points_stay_when_results_come_too_fast_to_ask_them_again():
@@ -285,8 +292,7 @@ def test_ready_points_stay_when_results_come_too_fast_to_ask_them_again():
         stale = [u for u, _ in prefetcher.ready]
         observe(prefetcher, sent[0], 0.01)
         strategy.wait_for(lambda steps: steps[-2:] == ["tell", "refit_due"])
-        with prefetcher._cond:  # the thread's own wake-up test
-            assert not policy.has_work(prefetcher._state(), bool(prefetcher._arrived))
+        assert idle(prefetcher)
         assert as_set(u for u, _ in prefetcher.ready) == as_set(stale)
         assert prefetcher.state().ready_seen == (5, 5)
     finally:
@@ -348,7 +354,8 @@ def test_a_refit_is_covered_for_one_and_a_half_times_the_last_of_its_kind():
         since = len(strategy.calls)
         observe(prefetcher, sent[1], 3.0)
         strategy.wait_for(lambda steps: "refit" in steps[since:])
-        assert strategy.steps()[since:].index("refit") == strategy.steps()[since:].index("refit_due") + 1
+        steps = strategy.steps()[since:]
+        assert steps.index("refit") == steps.index("refit_due") + 1
         wait(prefetcher, lambda: prefetcher.state().steps.warm_refit_s == 0.5)
     finally:
         prefetcher.stop()
@@ -369,7 +376,10 @@ def test_stop_tells_every_result_and_drops_the_ready_points():
 
 
 def warnings_of(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "dask_bo" and r.levelno == logging.WARNING]
+    return [
+        r.getMessage() for r in caplog.records
+        if r.name == "dask_bo" and r.levelno == logging.WARNING
+    ]
 
 
 def test_a_model_that_cannot_be_built_leaves_space_filling_points(caplog):
@@ -419,12 +429,28 @@ def test_a_failing_tell_or_refit_does_not_stop_the_thread(caplog, broken):
     assert f"{next(iter(broken))} failed" in message
 
 
+def test_a_stale_point_whose_refresh_fails_stays_ready(caplog):
+    prefetcher, strategy, sent = started()
+    try:
+        stale = [u for u, _ in prefetcher.ready]
+        strategy.fail.add("ask")
+        observe(prefetcher, sent[0], 10.0)
+        wait(prefetcher, lambda: prefetcher.state().ready_seen == (6, 6))  # not asked again
+        assert as_set(u for u, _ in prefetcher.ready) == as_set(stale)
+        assert idle(prefetcher)  # nothing left to do: no busy loop
+    finally:
+        prefetcher.stop()
+    assert len(warnings_of(caplog)) == 1
+
+
 def test_a_model_whose_asks_all_fail_leaves_space_filling_points_beyond_the_budget(caplog):
     prefetcher, strategy = make(fail={"ask", "ask_thompson"})
     try:
         wait(prefetcher, lambda: prefetcher.state().failed)
         assert [prefetcher.next_point()[2] for _ in range(3)] == ["explore"] * 3
         prefetcher.observe(("point", 0), np.zeros(DIM), 0.3, 1.0)
+        strategy.wait_for(lambda steps: "tell" in steps)  # the thread still tells
+        wait(prefetcher, lambda: prefetcher.state().dataset_size == 6)
     finally:
         assert prefetcher.stop() is strategy
     assert len(strategy.x) == 6  # told even so
