@@ -34,6 +34,9 @@ class _Ready:
 class Prefetcher:
     """Runs the model on one thread of its own and keeps points ready for free workers.
 
+    The driver's thread calls :meth:`start`, :meth:`next_point`, :meth:`observe` and
+    :meth:`stop`; the model's steps all run on the thread ``dask-bo-prefetch``.
+
     :param strategy_factory: Builds the strategy (on the thread): an object with ``ask(n,
         pending [P, D]) -> [n, D]``, ``ask_thompson(n, pending) -> [n, D]``, ``tell(x [N, D],
         y [N, 1])``, ``refit()``, ``refit_due()``, ``full_refit_due()`` and ``dataset_size``.
