@@ -1,79 +1,361 @@
-"""The append-only journal: one JSON object per line, flushed and fsynced per event.
+"""The append-only journal: one JSON event per line, each on the disk before ``write`` returns.
 
-It is enough to rebuild a run: a ``start`` event holds the configuration, ``submitted`` events
-the points sent out, ``evaluated`` events every finished evaluation, ``finished`` the end.
+One driver at a time writes a run's folder: :class:`Journal` holds ``.lock`` there (an
+``flock``, so the kernel frees it when its process dies, even by SIGKILL). A line cut short
+(a kill mid-write, a full disk) is only ever the last one: reading skips it, reopening for
+resume truncates it (keeping a copy), and a failed write truncates the file back to its last
+complete line.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
+import tempfile
+import threading
 import time
+import uuid
 import warnings
 from pathlib import Path
 from typing import Any
 
-from .history import Evaluation
+from .events import REQUIRED_FIELDS, Event, replay
+from .lock import Lock, LockHeld
+from .records import Evaluation
 
 JOURNAL_NAME = "journal.jsonl"
+RUN_FILES = ("history.csv", "result.json")
+"""Files a run writes next to its journal (and its ``*.png`` plots); ``overwrite`` removes them."""
+
+
+class JournalError(ValueError):
+    """A journal cannot be written or read: the message names the file and the fix."""
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def check_writable(out: str | Path) -> Path:
+    """Make sure a run can write its folder ``out`` (created if missing), before any cluster
+    starts.
+
+    :raises JournalError: ``out`` is a file, cannot be created, is read-only, or its name is
+        too long.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise JournalError(f"the run folder {str(out)!r} is a file: expected a folder, give another --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".dask-bo-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as error:
+        raise JournalError(
+            f"cannot write the run folder {str(out)!r}: {error.strerror or error}; give a writable --out"
+        ) from None
+    return out
 
 
 class Journal:
-    """Appends events to ``path``; each write reaches the disk before it returns."""
+    """Appends events to a journal file; each write reaches the disk before it returns.
 
-    def __init__(self, path: str | Path):
+    Use :meth:`create` for a new run and :meth:`reopen` to continue one; both hold the
+    folder's lock until :meth:`close`. ``Journal(path)`` appends without a lock (older callers).
+
+    :param path: The journal file.
+    :param run_id: Written on every event; ``None``: the journal's own (its first line's),
+        or a new one.
+    """
+
+    def __init__(self, path: str | Path, run_id: str | None = None, *, lock: Lock | None = None):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "a", encoding="utf-8")
+        repair_torn_line(self.path)
+        self.run_id = run_id or _first_run_id(self.path) or new_run_id()
+        self.events: list[dict[str, Any]] = []  # what reopen read
+        self._lock = lock
+        self._guard = threading.Lock()
+        self._broken = False
+        self._file = open(self.path, "ab", buffering=0)
+        self._size = os.fstat(self._file.fileno()).st_size  # the end of the last complete line
 
-    def write(self, event: str, **fields: Any) -> None:
-        line = json.dumps({"event": event, "time": time.time(), **fields}, allow_nan=False)
-        self._file.write(line + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+    @classmethod
+    def create(cls, out: str | Path, run_id: str, config: dict[str, Any], overwrite: bool = False) -> Journal:
+        """Start the journal of a new run in ``out`` and write its ``start`` event.
+
+        :param overwrite: Replace a journal already there (and the run files next to it).
+        :raises JournalError: ``out`` is unusable, another driver holds it, or it holds a
+            journal and ``overwrite`` is false.
+        """
+        out = check_writable(out)
+        lock = _lock(out, run_id)
+        try:
+            path = out / JOURNAL_NAME
+            if path.is_file() and path.stat().st_size > 0:
+                if not overwrite:
+                    raise JournalError(
+                        f"{out} already holds a run's journal: continue it with 'dask-bo resume {out}',"
+                        f" or replace it with --overwrite (overwrite=True)"
+                    )
+                _clear_run_files(out)
+            journal = cls(path, run_id, lock=lock)
+            _fsync_folder(out)
+            journal.write(Event.START, config=config)
+        except BaseException:
+            lock.release()
+            raise
+        return journal
+
+    @classmethod
+    def reopen(cls, out: str | Path) -> Journal:
+        """Continue the journal in ``out`` (for resume): take the lock, repair a torn last
+        line (keeping a copy), read the events (in :attr:`events`) and append after them.
+
+        :raises FileNotFoundError: There is no journal in ``out``.
+        :raises JournalError: Another driver holds it, or it cannot be read.
+        """
+        out = Path(out)
+        path = out / JOURNAL_NAME
+        if not path.is_file():
+            raise FileNotFoundError(f"no journal at {str(path)!r}: is this the --out folder of a run?")
+        lock = _lock(out, None)
+        try:
+            repair_torn_line(path)
+            events = read_journal(path)
+            journal = cls(path, replay(events).run_id or new_run_id(), lock=lock)
+        except BaseException:
+            lock.release()
+            raise
+        journal.events = events
+        return journal
+
+    def write(self, event: Event | str, **fields: Any) -> None:
+        """Append one event ``{"event", "run", "time", **fields}`` and fsync it.
+
+        :raises JournalError: The event cannot be written (a NaN, an unknown kind, a full disk).
+        """
+        try:
+            kind = Event(event).value
+            data = json.dumps(
+                {"event": kind, "run": self.run_id, "time": time.time(), **fields},
+                allow_nan=False, default=_plain,
+            ).encode("utf-8") + b"\n"
+        except (TypeError, ValueError) as error:
+            raise JournalError(f"cannot journal a {str(event)!r} event: {error}") from None
+        with self._guard:
+            if self._broken or self._file.closed:
+                raise JournalError(f"{self.path} is {'closed' if self._file.closed else 'damaged'}: reopen it")
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[self._file.write(view) :]
+                os.fsync(self._file.fileno())
+            except OSError as error:
+                self._rollback()
+                hint = " (the disk is full)" if error.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+                raise JournalError(
+                    f"cannot write to {self.path}: {error.strerror or error}{hint}; the events before"
+                    f" this one are intact: free the space, then 'dask-bo resume {self.path.parent}'"
+                ) from None
+            self._size += len(data)
 
     def evaluated(self, record: Evaluation) -> None:
-        self.write("evaluated", **record.to_dict())
+        self.write(Event.EVALUATED, **record.to_dict())
+
+    def _rollback(self) -> None:
+        """Cut a partly written line, so the next write starts on a line of its own."""
+        try:
+            os.ftruncate(self._file.fileno(), self._size)
+        except OSError:
+            self._broken = True  # reopen repairs the torn line
 
     def close(self) -> None:
-        self._file.close()
+        """Close the file and release the folder's lock (idempotent)."""
+        with self._guard:
+            self._file.close()
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.close()
+
+
+def _lock(out: Path, run_id: str | None) -> Lock:
+    try:
+        lock = Lock.acquire(out / ".lock", run_id)
+    except LockHeld as held:
+        raise JournalError(
+            f"another driver (pid {held.pid} on {held.host}) is writing to {out}: wait for it to"
+            f" finish or stop it, or choose another --out"
+        ) from None
+    except OSError as error:
+        raise JournalError(f"cannot lock {out}: {error.strerror or error}; give a writable --out") from None
+    if lock.stale is not None:
+        warnings.warn(f"{out}: taking over the lock of a driver that is gone ({lock.stale})", stacklevel=3)
+    return lock
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars and arrays as Python numbers and lists."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a new file's name durable too (a crash right after must not lose the journal)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems cannot fsync a folder; the file's own fsync still holds
+    finally:
+        os.close(fd)
+
+
+def _clear_run_files(out: Path) -> None:
+    """Remove an earlier run's files from ``out`` (asked for with ``overwrite``)."""
+    names = [JOURNAL_NAME, *RUN_FILES]
+    doomed = [out / n for n in names] + list(out.glob(f"{JOURNAL_NAME}.torn-*")) + list(out.glob("*.png"))
+    for path in doomed:
+        path.unlink(missing_ok=True)
+
+
+def _first_run_id(path: Path) -> str | None:
+    """The run id on the journal's first line, if it has one."""
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.readline()).get("run")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def repair_torn_line(path: str | Path) -> Path | None:
+    """Truncate a torn last line of the journal at ``path``, keeping a copy of the whole file
+    as ``journal.jsonl.torn-<n>``; a complete last event missing only its newline gets one.
+
+    :return: The copy, or ``None`` if the file was intact.
+    :raises JournalError: The copy cannot be written (the journal is left as it was).
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return None
+    if size == 0:
+        return None
+    with open(path, "rb") as f:
+        f.seek(size - 1)
+        if f.read(1) == b"\n":
+            return None
+        f.seek(0)
+        data = f.read()
+    cut = data.rfind(b"\n") + 1
+    if _complete(data[cut:]):
+        with open(path, "ab") as f:
+            f.write(b"\n")
+            os.fsync(f.fileno())
+        return None
+    n = 1
+    while (copy := path.with_name(f"{path.name}.torn-{n}")).exists():
+        n += 1
+    try:
+        shutil.copyfile(path, copy)
+    except OSError as error:
+        raise JournalError(f"cannot keep a copy of {path} before repairing its torn last line: {error}") from None
+    with open(path, "r+b") as f:
+        f.truncate(cut)
+        os.fsync(f.fileno())
+    warnings.warn(f"{path}: removed a torn last line ({data[cut:][:40]!r}...); the file as it was is in {copy}", stacklevel=2)
+    return copy
+
+
+def _complete(line: bytes) -> bool:
+    """Whether ``line`` is a whole event (a torn one never parses: its braces are open)."""
+    try:
+        return isinstance(json.loads(line.decode("utf-8"), parse_constant=_no_constant), dict)
+    except ValueError:
+        return False
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in a journal")
 
 
 def read_journal(path: str | Path) -> list[dict[str, Any]]:
-    """The events of a journal; a torn last line (a driver killed mid-write) is dropped."""
+    """The events of a journal (a file, or the run folder that holds ``journal.jsonl``).
+
+    A torn last line (a driver killed mid-write) is skipped with a warning.
+
+    :raises FileNotFoundError: There is no journal.
+    :raises JournalError: A line before the last is not a JSON event (bad UTF-8, not JSON,
+        missing fields); the message names the file and the line.
+    """
     path = Path(path)
     if path.is_dir():
         path = path / JOURNAL_NAME
     if not path.is_file():
         raise FileNotFoundError(f"no journal at {str(path)!r}: is this the --out folder of a run?")
-    lines = path.read_text(encoding="utf-8").splitlines()
-    events = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    tail = lines.pop()  # b"" when the file ends with a newline
+    if tail and _complete(tail):
+        lines.append(tail)
+    elif tail:
+        warnings.warn(f"{path}: ignoring a torn last line ({tail[:40]!r}...)", stacklevel=2)
+    return [e for number, line in enumerate(lines, 1) if (e := _event(path, number, line)) is not None]
+
+
+def _event(path: Path, number: int, line: bytes) -> dict[str, Any] | None:
+    def bad(what: str) -> JournalError:
+        return JournalError(
+            f"{path}: line {number} {what}: {line[:80]!r}; the journal is damaged there"
+            f" (remove that line to keep the events around it)"
+        )
+
+    if not line.strip():
+        return None
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise bad("is not UTF-8 text") from None
+    try:
+        event = json.loads(text, parse_constant=_no_constant)
+    except ValueError:
+        raise bad("is not JSON") from None
+    if not isinstance(event, dict) or not isinstance(event.get("event"), str):
+        raise bad("is not an event (a JSON object with an 'event' name)")
+    missing = [k for k in REQUIRED_FIELDS.get(event["event"], ()) if k not in event]
+    if missing:
+        raise bad(f"is a {event['event']!r} event without {missing[0]!r}")
+    if event["event"] == Event.EVALUATED:
         try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError:
-            if number == len(lines):
-                warnings.warn(f"{path}: ignoring a torn last line ({line[:40]!r}...)", stacklevel=2)
-            else:
-                raise ValueError(f"{path}: line {number} is not JSON: {line[:80]!r}") from None
-    return events
+            Evaluation.from_dict(event)
+        except ValueError as error:
+            raise bad(f"is not a valid evaluation ({error})") from None
+    elif event["event"] == Event.START and not isinstance(event["config"], dict):
+        raise bad("is a 'start' event whose config is not an object")
+    return event
 
 
 def journal_state(events: list[dict[str, Any]]) -> tuple[dict, list[Evaluation], list[dict]]:
-    """From a journal's events: the run's configuration, its evaluations (in order) and the
-    submissions that never finished (the points in flight when the driver stopped)."""
-    starts = [e for e in events if e["event"] == "start"]
-    if not starts:
+    """The run's configuration, its evaluations and the submissions never evaluated
+    (older callers; see :func:`~dask_bo.events.replay`).
+
+    :raises ValueError: There is no ``start`` event.
+    """
+    state = replay(events)
+    if state.config is None:
         raise ValueError("the journal has no 'start' event: it does not describe a run")
-    config = starts[0]["config"]
-    records: dict[int, Evaluation] = {}
-    submitted: dict[int, dict] = {}
-    for e in events:
-        if e["event"] == "submitted":
-            submitted[e["id"]] = e
-        elif e["event"] == "evaluated":
-            records[e["id"]] = Evaluation.from_dict(e)
-    in_flight = [s for i, s in submitted.items() if i not in records]
-    return config, list(records.values()), in_flight
+    return state.config, state.history, state.in_flight

@@ -1,0 +1,145 @@
+"""A lock file that says who holds it: one driver per run folder.
+
+Where ``fcntl`` exists the lock is an ``flock`` on the file, which the kernel drops when its
+process dies (even by SIGKILL), so a dead driver's lock is never mistaken for a live one; the
+file's content (pid, host, time) only names the holder. Elsewhere the file's existence is the
+lock, and a lock whose pid is gone on this host is stale.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
+
+class LockHeld(Exception):
+    """Another live process holds the lock."""
+
+    def __init__(self, holder: dict[str, Any]):
+        self.pid = holder.get("pid", "?")
+        self.host = holder.get("host", "?")
+        super().__init__(f"held by pid {self.pid} on {self.host}")
+
+
+class Lock:
+    """A held lock file; :meth:`release` removes it.
+
+    :param stale: Who held the lock before, if a dead holder left it (``None`` otherwise).
+    """
+
+    def __init__(self, path: Path, fd: int, stale: str | None):
+        self.path, self._fd, self.stale = path, fd, stale
+
+    @classmethod
+    def acquire(cls, path: str | Path, run_id: str | None = None) -> Lock:
+        """Take the lock at ``path`` at once, or raise.
+
+        :raises LockHeld: A live process holds it.
+        :raises OSError: The lock file cannot be created.
+        """
+        path = Path(path)
+        for _ in range(10):  # the holder may remove the file between our open and our flock
+            fd = _open(path)
+            if fd is None:
+                continue
+            previous = _holder(fd)
+            if fcntl is None:
+                stale = previous  # _open took it: an old file there had a dead holder
+            elif not _flock(fd):
+                os.close(fd)
+                raise LockHeld(previous or {})
+            elif not _same_file(fd, path):
+                os.close(fd)
+                continue
+            else:
+                stale = previous
+            holder = {"pid": os.getpid(), "host": socket.gethostname(), "time": time.time(), "run": run_id}
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(holder).encode(), 0)
+            os.fsync(fd)
+            return cls(path, fd, _describe(stale) if stale is not None else None)
+        raise OSError(f"could not take the lock {path}: its file keeps changing")
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            self.path.unlink(missing_ok=True)  # while still holding it: nobody takes a doomed file
+        finally:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _open(path: Path) -> int | None:
+    if fcntl is not None:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        holder = _read(path)
+        if holder is not None and _alive(holder):
+            raise LockHeld(holder) from None
+        path.unlink(missing_ok=True)  # stale: its holder is gone
+        return None
+
+
+def _flock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.stat(path).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _holder(fd: int) -> dict[str, Any] | None:
+    """What the lock file says about its holder (``{}`` if it says nothing readable)."""
+    data = os.pread(fd, 4096, 0)
+    if not data:
+        return None
+    try:
+        holder = json.loads(data)
+    except ValueError:
+        return {}
+    return holder if isinstance(holder, dict) else {}
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        return _holder(fd)
+    finally:
+        os.close(fd)
+
+
+def _alive(holder: dict[str, Any]) -> bool:
+    """Whether the holder may still run (another host's process cannot be checked: it may)."""
+    if holder.get("host") != socket.gethostname():
+        return True
+    import psutil
+
+    return isinstance(holder.get("pid"), int) and psutil.pid_exists(holder["pid"])
+
+
+def _describe(holder: dict[str, Any]) -> str:
+    if "pid" not in holder:
+        return "its lock file named no process"
+    return f"pid {holder['pid']} on {holder.get('host', '?')}, since {time.ctime(holder.get('time', 0))}"
