@@ -43,7 +43,37 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     Event.CAPACITY.value: ("time", "threads"),
     Event.FINISHED.value: ("metrics",),
 }
-"""Fields an event of each kind cannot do without (the journal reader checks them)."""
+"""Fields an event of each kind cannot do without."""
+
+
+def check_event(event: Any) -> str | None:
+    """What is wrong with ``event`` (an event dict), or ``None`` if nothing is.
+
+    Kinds this version does not know pass (a newer writer's events).
+    """
+    if not isinstance(event, dict) or not isinstance(event.get("event"), str):
+        return "is not an event (a JSON object with an 'event' name)"
+    kind = event["event"]
+    missing = [k for k in REQUIRED_FIELDS.get(kind, ()) if k not in event]
+    if missing:
+        return f"is a {kind!r} event without {missing[0]!r}"
+    try:
+        if kind == Event.EVALUATED:
+            Evaluation.from_dict(event)
+        elif kind == Event.SUBMITTED:  # the point's checks are the record's
+            Evaluation.from_dict({"id": event["id"], "x": event["x"], "status": "lost"})
+        elif kind == Event.CAPACITY and not (_is_number(event["time"]) and isinstance(event["threads"], int)):
+            raise ValueError(f"expected a number 'time' and an integer 'threads', got {event['time']!r}, {event['threads']!r}")
+    except ValueError as error:
+        return f"is not a valid {kind!r} event ({error})"
+    for name, expected in (("config", Event.START), ("metrics", Event.FINISHED)):
+        if kind == expected and not isinstance(event[name], dict):
+            return f"is a {kind!r} event whose {name} is not an object"
+    return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @dataclass
@@ -117,6 +147,7 @@ def replay(events: Iterable[dict[str, Any]], run_id: str | None = None) -> RunSt
                 state.foreign_events += 1
                 continue
         kind, now = e.get("event"), e.get("time")
+        now = now if _is_number(now) else None
         if kind == Event.RESUMED or (kind == Event.DRIVER_STARTED and segment_started):
             # A new driver: the time since the previous driver's last event was nobody's.
             _pause(state, last_time, now)
@@ -127,7 +158,7 @@ def replay(events: Iterable[dict[str, Any]], run_id: str | None = None) -> RunSt
                 state.config = e.get("config")
         elif kind == Event.DRIVER_STARTED:
             segment_started = True
-            if e.get("started_at") is not None:
+            if _is_number(e.get("started_at")):
                 state.driver_starts.append(e["started_at"])
                 if state.started_at is None:
                     state.started_at = e["started_at"]

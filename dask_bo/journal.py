@@ -21,7 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .events import REQUIRED_FIELDS, Event, replay
+from .events import Event, check_event, replay
 from .lock import Lock, LockHeld
 from .records import Evaluation
 
@@ -46,9 +46,9 @@ def check_writable(out: str | Path) -> Path:
         too long.
     """
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise JournalError(f"the run folder {str(out)!r} is a file: expected a folder, give another --out")
     try:
+        if out.is_file():
+            raise JournalError(f"the run folder {str(out)!r} is a file: expected a folder, give another --out")
         out.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=out, prefix=".dask-bo-probe-")
         os.close(fd)
@@ -145,7 +145,7 @@ class Journal:
                 allow_nan=False, default=_plain,
             ).encode("utf-8") + b"\n"
         except (TypeError, ValueError) as error:
-            raise JournalError(f"cannot journal a {str(event)!r} event: {error}") from None
+            raise JournalError(f"cannot journal a {getattr(event, 'value', event)!r} event: {error}") from None
         with self._guard:
             if self._broken or self._file.closed:
                 raise JournalError(f"{self.path} is {'closed' if self._file.closed else 'damaged'}: reopen it")
@@ -334,18 +334,9 @@ def _event(path: Path, number: int, line: bytes) -> dict[str, Any] | None:
         event = json.loads(text, parse_constant=_no_constant)
     except ValueError:
         raise bad("is not JSON") from None
-    if not isinstance(event, dict) or not isinstance(event.get("event"), str):
-        raise bad("is not an event (a JSON object with an 'event' name)")
-    missing = [k for k in REQUIRED_FIELDS.get(event["event"], ()) if k not in event]
-    if missing:
-        raise bad(f"is a {event['event']!r} event without {missing[0]!r}")
-    if event["event"] == Event.EVALUATED:
-        try:
-            Evaluation.from_dict(event)
-        except ValueError as error:
-            raise bad(f"is not a valid evaluation ({error})") from None
-    elif event["event"] == Event.START and not isinstance(event["config"], dict):
-        raise bad("is a 'start' event whose config is not an object")
+    complaint = check_event(event)
+    if complaint is not None:
+        raise bad(complaint)
     return event
 
 

@@ -137,7 +137,7 @@ def test_report_on_a_folder_without_a_journal_fails_in_one_line(tmp_path):
 
 
 def test_report_on_a_journal_that_is_not_a_run_fails_in_one_line(tmp_path):
-    (tmp_path / "journal.jsonl").write_text('{"event": "submitted", "id": 0}\n')
+    (tmp_path / "journal.jsonl").write_text('{"event": "submitted", "id": 0, "x": [0.5]}\n')
     failed = report(tmp_path)
     assert failed.returncode == 2
     assert "start" in failed.stderr and "Traceback" not in failed.stderr
