@@ -255,7 +255,8 @@ class Result:
             if choices is not None:
                 df[name] = pd.Categorical(df[name], categories=list(choices))
         for column in ("submitted_at", "started_at", "finished_at"):
-            df[column] = pd.to_datetime(df[column].astype("float64"), unit="s", utc=True)
+            # one resolution whatever the values (pandas picks seconds for whole numbers)
+            df[column] = pd.to_datetime(df[column].astype("float64"), unit="s", utc=True).astype("datetime64[ns, UTC]")
         df["y"] = df["y"].astype("float64")
         df["duration_s"] = df["duration_s"].astype("float64")
         df["id"] = df["id"].astype("int64")
