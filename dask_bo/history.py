@@ -5,8 +5,8 @@ Kept so that older imports (``from dask_bo.history import Evaluation, Result``) 
 
 from __future__ import annotations
 
-from .records import INITIAL, PROPOSALS, STATUSES, UNDRIVEN, WARM, Evaluation, observations
-from .result import HISTORY_COLUMNS, Result, history_rows, write_history_csv
+from .records import HISTORY_COLUMNS, INITIAL, PROPOSALS, STATUSES, UNDRIVEN, WARM, Evaluation, history_rows, observations
+from .result import Result, write_history_csv
 
 __all__ = [
     "HISTORY_COLUMNS", "INITIAL", "PROPOSALS", "STATUSES", "UNDRIVEN", "WARM", "Evaluation", "Result",

@@ -13,7 +13,6 @@ import errno
 import json
 import os
 import shutil
-import tempfile
 import threading
 import time
 import uuid
@@ -22,42 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from .events import Event, check_event, replay
-from .lock import Lock, LockHeld
+from .folder import (  # noqa: F401  (JournalError, check_writable: part of this module's API)
+    JOURNAL_NAME, JournalError, Lock, check_writable, clear_run_files, fsync_folder, lock_folder,
+)
 from .records import Evaluation
 
-JOURNAL_NAME = "journal.jsonl"
-RUN_FILES = ("history.csv", "result.json")
-"""Files a run writes next to its journal (and its ``*.png`` plots); ``overwrite`` removes them."""
-
-
-class JournalError(ValueError):
-    """A journal cannot be written or read: the message names the file and the fix."""
 
 
 def new_run_id() -> str:
     return uuid.uuid4().hex[:8]
-
-
-def check_writable(out: str | Path) -> Path:
-    """Make sure a run can write its folder ``out`` (created if missing), before any cluster
-    starts.
-
-    :raises JournalError: ``out`` is a file, cannot be created, is read-only, or its name is
-        too long.
-    """
-    out = Path(out)
-    try:
-        if out.is_file():
-            raise JournalError(f"the run folder {str(out)!r} is a file: expected a folder, give another --out")
-        out.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=out, prefix=".dask-bo-probe-")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as error:
-        raise JournalError(
-            f"cannot write the run folder {str(out)!r}: {error.strerror or error}; give a writable --out"
-        ) from None
-    return out
 
 
 class Journal:
@@ -92,7 +64,7 @@ class Journal:
             journal and ``overwrite`` is false.
         """
         out = check_writable(out)
-        lock = _lock(out, run_id)
+        lock = lock_folder(out, run_id)
         try:
             path = out / JOURNAL_NAME
             if path.is_file() and path.stat().st_size > 0:
@@ -101,9 +73,9 @@ class Journal:
                         f"{out} already holds a run's journal: continue it with 'dask-bo resume {out}',"
                         f" or replace it with --overwrite (overwrite=True)"
                     )
-                _clear_run_files(out)
+                clear_run_files(out)
             journal = cls(path, run_id, lock=lock)
-            _fsync_folder(out)
+            fsync_folder(out)
             journal.write(Event.START, config=config)
         except BaseException:
             lock.release()
@@ -122,7 +94,7 @@ class Journal:
         path = out / JOURNAL_NAME
         if not path.is_file():
             raise FileNotFoundError(f"no journal at {str(path)!r}: is this the --out folder of a run?")
-        lock = _lock(out, None)
+        lock = lock_folder(out, None)
         try:
             repair_torn_line(path)
             events = read_journal(path)
@@ -188,48 +160,11 @@ class Journal:
         self.close()
 
 
-def _lock(out: Path, run_id: str | None) -> Lock:
-    try:
-        lock = Lock.acquire(out / ".lock", run_id)
-    except LockHeld as held:
-        raise JournalError(
-            f"another driver (pid {held.pid} on {held.host}) is writing to {out}: wait for it to"
-            f" finish or stop it, or choose another --out"
-        ) from None
-    except OSError as error:
-        raise JournalError(f"cannot lock {out}: {error.strerror or error}; give a writable --out") from None
-    if lock.stale is not None:
-        warnings.warn(f"{out}: taking over the lock of a driver that is gone ({lock.stale})", stacklevel=3)
-    return lock
-
-
 def _plain(value: Any) -> Any:
     """NumPy scalars and arrays as Python numbers and lists."""
     if hasattr(value, "tolist"):
         return value.tolist()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make a new file's name durable too (a crash right after must not lose the journal)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some filesystems cannot fsync a folder; the file's own fsync still holds
-    finally:
-        os.close(fd)
-
-
-def _clear_run_files(out: Path) -> None:
-    """Remove an earlier run's files from ``out`` (asked for with ``overwrite``)."""
-    names = [JOURNAL_NAME, *RUN_FILES]
-    doomed = [out / n for n in names] + list(out.glob(f"{JOURNAL_NAME}.torn-*")) + list(out.glob("*.png"))
-    for path in doomed:
-        path.unlink(missing_ok=True)
 
 
 def _first_run_id(path: Path) -> str | None:

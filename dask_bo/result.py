@@ -17,56 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .records import Evaluation
-
-HISTORY_COLUMNS = (
-    "id",
-    "y",
-    "status",
-    "worker",
-    "submitted_at",
-    "started_at",
-    "finished_at",
-    "duration_s",
-    "error",
-    "proposal",
-)
-"""The columns of ``history.csv`` besides the parameters, which follow ``id``."""
+from .records import HISTORY_COLUMNS, Evaluation, history_rows, parameter_names, point_values
 
 DIRECTIONS = ("minimize", "maximize")
-
-
-def _named(space: Any) -> bool:
-    """Whether ``space`` names its parameters (a box, or no space, has ``x0..``)."""
-    return space is not None and not getattr(space, "is_box", False) and hasattr(space, "names")
-
-
-def parameter_names(history: Iterable[Evaluation], space: Any = None) -> list[str]:
-    """The parameter columns: the space's names, or ``x0..x{D-1}`` for a box (or no space)."""
-    if _named(space):
-        return list(space.names)
-    dim = max((len(e.x) for e in history), default=0)
-    return [f"x{i}" for i in range(dim)]
-
-
-def _values(e: Evaluation, space: Any) -> dict[str, Any]:
-    """The record's parameter values by column name (native values for a named space)."""
-    if not _named(space):
-        return {f"x{i}": v for i, v in enumerate(e.x)}
-    if e.params is not None:
-        return {n: e.params.get(n) for n in space.names}
-    return dict(space.to_params(list(e.x)))
-
-
-def history_rows(history: Iterable[Evaluation], space: Any = None) -> list[dict[str, Any]]:
-    """Flat rows, one per evaluation: ``id``, one column per parameter, then the others."""
-    rows = []
-    for e in history:
-        row: dict[str, Any] = {"id": e.id}
-        row.update(_values(e, space))
-        row.update({k: getattr(e, k) for k in HISTORY_COLUMNS[1:]})
-        rows.append(row)
-    return rows
 
 
 def write_history_csv(history: Iterable[Evaluation], path: str | Path, space: Any = None) -> Path:
@@ -181,7 +134,7 @@ class Result:
         best = self.best
         if best is None:
             return None
-        return _values(best, self.space)
+        return point_values(best, self.space)
 
     @property
     def wall_s(self) -> float:

@@ -1,4 +1,5 @@
-"""A lock file that says who holds it: one driver per run folder.
+"""A run's folder: usable (checked before any cluster starts), held by one driver at a time
+(a lock file that says who holds it), cleared when a run is overwritten.
 
 Where ``fcntl`` exists the lock is an ``flock`` on the file, which the kernel drops when its
 process dies (even by SIGKILL), so a dead driver's lock is never mistaken for a live one; the
@@ -11,7 +12,9 @@ from __future__ import annotations
 import json
 import os
 import socket
+import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,77 @@ try:
     import fcntl
 except ImportError:  # Windows
     fcntl = None
+
+JOURNAL_NAME = "journal.jsonl"
+RUN_FILES = ("history.csv", "result.json")
+"""Files a run writes next to its journal (and its ``*.png`` plots); ``overwrite`` removes them."""
+
+
+class JournalError(ValueError):
+    """A journal cannot be written or read: the message names the file and the fix."""
+
+
+def check_writable(out: str | Path) -> Path:
+    """Make sure a run can write its folder ``out`` (created if missing), before any cluster
+    starts.
+
+    :raises JournalError: ``out`` is a file, cannot be created, is read-only, or its name is
+        too long.
+    """
+    out = Path(out)
+    try:
+        if out.is_file():
+            raise JournalError(f"the run folder {str(out)!r} is a file: expected a folder, give another --out")
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".dask-bo-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as error:
+        raise JournalError(
+            f"cannot write the run folder {str(out)!r}: {error.strerror or error}; give a writable --out"
+        ) from None
+    return out
+
+
+def lock_folder(out: Path, run_id: str | None) -> Lock:
+    """Take ``out/.lock`` for this process (a dead holder's is taken over, with a warning).
+
+    :raises JournalError: Another live driver holds it, or it cannot be created.
+    """
+    try:
+        lock = Lock.acquire(out / ".lock", run_id)
+    except LockHeld as held:
+        raise JournalError(
+            f"another driver (pid {held.pid} on {held.host}) is writing to {out}: wait for it to"
+            f" finish or stop it, or choose another --out"
+        ) from None
+    except OSError as error:
+        raise JournalError(f"cannot lock {out}: {error.strerror or error}; give a writable --out") from None
+    if lock.stale is not None:
+        warnings.warn(f"{out}: taking over the lock of a driver that is gone ({lock.stale})", stacklevel=3)
+    return lock
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a new file's name durable too (a crash right after must not lose the journal)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems cannot fsync a folder; the file's own fsync still holds
+    finally:
+        os.close(fd)
+
+
+def clear_run_files(out: Path) -> None:
+    """Remove an earlier run's files from ``out`` (asked for with ``overwrite``)."""
+    names = [JOURNAL_NAME, *RUN_FILES]
+    doomed = [out / n for n in names] + list(out.glob(f"{JOURNAL_NAME}.torn-*")) + list(out.glob("*.png"))
+    for path in doomed:
+        path.unlink(missing_ok=True)
 
 
 class LockHeld(Exception):
