@@ -105,17 +105,20 @@ class Journal:
         journal.events = events
         return journal
 
-    def write(self, event: Event | str, **fields: Any) -> None:
-        """Append one event ``{"event", "run", "time", **fields}`` and fsync it.
+    def write(self, event: Event | str, **fields: Any) -> dict[str, Any]:
+        """Append one event ``{"event", "run", "time", **fields}`` and fsync it (``time``:
+        now, unless given).
 
+        :return: The event (for :func:`~dask_bo.events.replay`, e.g. of :attr:`events` and
+            the ``resumed`` event just written).
         :raises JournalError: The event cannot be written (a NaN, an unknown kind, a full disk).
         """
         try:
             kind = Event(event).value
-            data = json.dumps(
-                {"event": kind, "run": self.run_id, "time": time.time(), **fields},
-                allow_nan=False, default=_plain,
-            ).encode("utf-8") + b"\n"
+            if "run" in fields:
+                raise ValueError(f"'run' is the journal's own ({self.run_id!r}), got run={fields['run']!r}")
+            written = {"event": kind, "run": self.run_id, "time": time.time(), **fields}
+            data = json.dumps(written, allow_nan=False, default=_plain).encode("utf-8") + b"\n"
         except (TypeError, ValueError) as error:
             raise JournalError(f"cannot journal a {getattr(event, 'value', event)!r} event: {error}") from None
         with self._guard:
@@ -134,9 +137,10 @@ class Journal:
                     f" this one are intact: free the space, then 'dask-bo resume {self.path.parent}'"
                 ) from None
             self._size += len(data)
+        return written
 
-    def evaluated(self, record: Evaluation) -> None:
-        self.write(Event.EVALUATED, **record.to_dict())
+    def evaluated(self, record: Evaluation) -> dict[str, Any]:
+        return self.write(Event.EVALUATED, **record.to_dict())
 
     def _rollback(self) -> None:
         """Cut a partly written line, so the next write starts on a line of its own."""

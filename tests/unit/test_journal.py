@@ -76,6 +76,20 @@ def test_events_must_be_json_without_nan_and_of_a_known_kind(tmp_path):
     assert events[1]["id"] == 1 and events[1]["x"] == [0.5, 0.25]
 
 
+def test_a_resumed_driver_knows_its_pause_from_what_it_read_and_wrote(tmp_path):
+    with Journal.create(tmp_path, "r", CONFIG) as journal:
+        journal.write(Event.DRIVER_STARTED, started_at=100.0, time=100.0)
+        journal.write(Event.CAPACITY, time=100.0, threads=2)
+        journal.write(Event.INTERRUPTED, reason="SIGINT", time=110.0)
+        with pytest.raises(JournalError, match="'run' is the journal's own"):
+            journal.write(Event.FINISHED, metrics={}, run="other")
+    with Journal.reopen(tmp_path) as journal:
+        resumed = journal.write(Event.RESUMED, in_flight=[], evaluations=0, time=150.0)
+        state = replay(journal.events + [resumed])
+    assert state.paused_s == 40.0 and state.threads == [(100.0, 2), (110.0, 0), (150.0, 2)]
+    assert not state.interrupted
+
+
 def test_a_write_after_close_is_refused(tmp_path):
     journal = Journal.create(tmp_path, "r", CONFIG)
     journal.close()
