@@ -54,9 +54,10 @@ def check_event(event: Any) -> str | None:
     if not isinstance(event, dict) or not isinstance(event.get("event"), str):
         return "is not an event (a JSON object with an 'event' name)"
     kind = event["event"]
-    missing = [k for k in REQUIRED_FIELDS.get(kind, ()) if k not in event]
+    required = REQUIRED_FIELDS.get(kind, ())
+    missing = [k for k in required if k not in event]
     if missing:
-        return f"is a {kind!r} event without {missing[0]!r}"
+        return f"is missing {missing[0]!r} (every {kind!r} event has {', '.join(map(repr, required))})"
     try:
         if kind == Event.EVALUATED:
             Evaluation.from_dict(event)
@@ -68,7 +69,7 @@ def check_event(event: Any) -> str | None:
         return f"is not a valid {kind!r} event ({error})"
     for name, expected in (("config", Event.START), ("metrics", Event.FINISHED)):
         if kind == expected and not isinstance(event[name], dict):
-            return f"is a {kind!r} event whose {name} is not an object"
+            return f"has a {name!r} that is not an object (in a {kind!r} event)"
     return None
 
 

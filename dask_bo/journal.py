@@ -27,7 +27,6 @@ from .folder import (  # noqa: F401  (JournalError, check_writable: part of this
 from .records import Evaluation
 
 
-
 def new_run_id() -> str:
     return uuid.uuid4().hex[:8]
 
@@ -75,10 +74,14 @@ class Journal:
                     )
                 clear_run_files(out)
             journal = cls(path, run_id, lock=lock)
+        except BaseException:
+            lock.release()
+            raise
+        try:
             fsync_folder(out)
             journal.write(Event.START, config=config)
         except BaseException:
-            lock.release()
+            journal.close()
             raise
         return journal
 
@@ -94,7 +97,7 @@ class Journal:
         path = out / JOURNAL_NAME
         if not path.is_file():
             raise FileNotFoundError(f"no journal at {str(path)!r}: is this the --out folder of a run?")
-        lock = lock_folder(out, None)
+        lock = lock_folder(out, _first_run_id(path))
         try:
             repair_torn_line(path)
             events = read_journal(path)
@@ -131,10 +134,11 @@ class Journal:
                 os.fsync(self._file.fileno())
             except OSError as error:
                 self._rollback()
-                hint = " (the disk is full)" if error.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+                full = error.errno in (errno.ENOSPC, errno.EDQUOT)
                 raise JournalError(
-                    f"cannot write to {self.path}: {error.strerror or error}{hint}; the events before"
-                    f" this one are intact: free the space, then 'dask-bo resume {self.path.parent}'"
+                    f"cannot write to {self.path}: {error.strerror or error}{' (the disk is full)' if full else ''};"
+                    f" the events before this one are intact: {'free some space, then ' if full else ''}"
+                    f"'dask-bo resume {self.path.parent}' continues the run"
                 ) from None
             self._size += len(data)
         return written

@@ -133,7 +133,7 @@ def test_no_start_leaves_the_config_unset_and_an_empty_replay_is_empty():
     [
         ("evaluated", "not an event"),
         ({"event": 3}, "not an event"),
-        ({"event": "start"}, "without 'config'"),
+        ({"event": "start"}, "is missing 'config'"),
         ({"event": "evaluated", "id": 0, "x": [0.1], "status": "ok", "y": None}, "needs a finite y"),
         ({"event": "submitted", "id": 0, "x": "0.1"}, "expected a number"),
         ({"event": "capacity", "time": 1.0, "threads": 2.5}, "integer 'threads'"),

@@ -309,16 +309,16 @@ def test_a_full_disk_that_cannot_even_truncate_leaves_a_torn_line_reopen_repairs
     [
         (b"not json", "line 2 is not JSON"),
         (b'{"event": "evaluated", "id": 1, "x": [0.\xff5], "y": 1, "status": "ok"}', "line 2 is not UTF-8"),
-        (b'{"event": "evaluated", "id": 1, "y": 1.0, "status": "ok"}', "line 2 is a 'evaluated' event without 'x'"),
+        (b'{"event": "evaluated", "id": 1, "y": 1.0, "status": "ok"}', "line 2 is missing 'x' \\(every 'evaluated' event has 'id', 'x', 'status'\\)"),
         (b'{"event": "evaluated", "id": 1, "x": [0.1], "y": NaN, "status": "ok"}', "line 2 is not JSON"),
         (b'{"event": "evaluated", "id": 1, "x": ["a"], "y": 1, "status": "ok"}', "line 2 is not a valid 'evaluated' event"),
         (b'{"event": "evaluated", "id": 1, "x": [0.1], "status": "fine"}', "line 2 is not a valid 'evaluated' event"),
         (b'{"event": "submitted", "id": 1.5, "x": [0.1]}', "line 2 is not a valid 'submitted' event"),
         (b'{"event": "capacity", "time": "now", "threads": 2}', "line 2 is not a valid 'capacity' event"),
-        (b'{"event": "finished", "metrics": []}', "line 2 is a 'finished' event whose metrics"),
+        (b'{"event": "finished", "metrics": []}', "line 2 has a 'metrics' that is not an object"),
         (b"[1, 2]", "line 2 is not an event"),
         (b'{"id": 3}', "line 2 is not an event"),
-        (b'{"event": "start", "config": 3}', "line 2 is a 'start' event whose config"),
+        (b'{"event": "start", "config": 3}', "line 2 has a 'config' that is not an object"),
     ],
 )
 def test_a_damaged_middle_line_is_an_error_naming_file_and_line(tmp_path, line, complaint):
