@@ -96,7 +96,7 @@ class RunState:
     :param interrupted_reason: Its ``reason``.
     :param driver_starts: ``started_at`` of every ``driver_started`` event.
     :param driver: The fields of the last ``driver_started`` event.
-    :param driven_submitted: Ids of points the driver chose (the budget's count).
+    :param driven_submitted: How many distinct points the driver chose (the budget's count).
     :param driven_failed: Evaluations of such points whose status is not ``ok``.
     :param next_id: One more than the largest id seen.
     :param foreign_events: Events of another run id, left out.
@@ -173,7 +173,7 @@ def replay(events: Iterable[dict[str, Any]], run_id: str | None = None) -> RunSt
             records[record.id] = record
             if record.driven:
                 driven.add(record.id)
-        elif kind == Event.CAPACITY:
+        elif kind == Event.CAPACITY and now is not None:
             state.threads.append((float(now), int(e["threads"])))
         elif kind == Event.INTERRUPTED:
             state.interrupted, state.interrupted_reason = True, e.get("reason")

@@ -45,6 +45,7 @@ class _atomic:
 
     def __enter__(self):
         fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        os.chmod(self.tmp, 0o644)  # mkstemp's 0600 would make the run's files private
         self.file = os.fdopen(fd, "w", newline=self.newline, encoding="utf-8")
         return self.file
 
