@@ -395,3 +395,31 @@ def test_reading_a_corrupted_journal_loses_nothing_before_the_damage(tmp_path, s
     whole = min(intact, bytes(damaged).count(b"\n"))
     assert kept[:whole] == events[:whole]
     replay(kept)  # whatever was read replays
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(garbage=st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
+def test_reading_garbage_never_crashes(tmp_path, garbage):
+    try:
+        events = read_bytes(tmp_path, garbage)
+    except JournalError:
+        return
+    replay(events)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cut=st.integers(min_value=0, max_value=10_000))
+def test_reopening_a_truncated_journal_appends_after_every_complete_event(tmp_path_factory, sample_journal, cut):
+    data, events = sample_journal
+    cut = cut % (len(data) + 1)
+    out = tmp_path_factory.mktemp("reopen")
+    (out / JOURNAL_NAME).write_bytes(data[:cut])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with Journal.reopen(out) as journal:
+            journal.write(Event.RESUMED, in_flight=[], evaluations=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # repaired: nothing torn is left
+        reread = read_journal(out)
+    whole = data[:cut].count(b"\n") + (cut < len(data) and data[cut:cut + 1] == b"\n")
+    assert reread[:-1] == events[:whole] and reread[-1]["event"] == "resumed"
