@@ -121,24 +121,25 @@ class Lock:
         :raises OSError: The lock file cannot be created.
         """
         path = Path(path)
+        stale = None
         for _ in range(10):  # the holder may remove the file between our open and our flock
-            fd = _open(path)
+            fd, removed = _open(path)
             if fd is None:
+                stale = removed  # without fcntl: a dead holder's file, removed
                 continue
-            previous = _holder(fd)
-            if fcntl is None:
-                stale = previous  # _open took it: an old file there had a dead holder
-            elif not _flock(fd):
-                os.close(fd)
-                raise LockHeld(previous or {})
-            elif not _same_file(fd, path):
-                os.close(fd)
-                continue
-            else:
-                stale = previous
+            if fcntl is not None:
+                previous = _holder(fd)
+                if not _flock(fd):
+                    os.close(fd)
+                    raise LockHeld(previous or {})
+                if not _same_file(fd, path):
+                    os.close(fd)
+                    continue
+                stale = previous  # whoever wrote it let go of it without removing it: gone
             holder = {"pid": os.getpid(), "host": socket.gethostname(), "time": time.time(), "run": run_id}
             os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(holder).encode(), 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, json.dumps(holder).encode())
             os.fsync(fd)
             return cls(path, fd, _describe(stale) if stale is not None else None)
         raise OSError(f"could not take the lock {path}: its file keeps changing")
@@ -153,17 +154,19 @@ class Lock:
             self._fd = None
 
 
-def _open(path: Path) -> int | None:
+def _open(path: Path) -> tuple[int | None, dict[str, Any] | None]:
+    """The lock file, opened; without fcntl, created (or ``None`` and the stale holder whose
+    file was removed)."""
     if fcntl is not None:
-        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644), None
     try:
-        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644), None
     except FileExistsError:
         holder = _read(path)
-        if holder is not None and _alive(holder):
-            raise LockHeld(holder) from None
+        if _alive(holder, path):
+            raise LockHeld(holder or {}) from None
         path.unlink(missing_ok=True)  # stale: its holder is gone
-        return None
+        return None, holder or {}
 
 
 def _flock(fd: int) -> bool:
@@ -183,7 +186,8 @@ def _same_file(fd: int, path: Path) -> bool:
 
 def _holder(fd: int) -> dict[str, Any] | None:
     """What the lock file says about its holder (``{}`` if it says nothing readable)."""
-    data = os.pread(fd, 4096, 0)
+    os.lseek(fd, 0, os.SEEK_SET)
+    data = os.read(fd, 4096)
     if not data:
         return None
     try:
@@ -204,8 +208,13 @@ def _read(path: Path) -> dict[str, Any] | None:
         os.close(fd)
 
 
-def _alive(holder: dict[str, Any]) -> bool:
+def _alive(holder: dict[str, Any] | None, path: Path) -> bool:
     """Whether the holder may still run (another host's process cannot be checked: it may)."""
+    if holder is None:  # created, not written yet, unless that was long ago
+        try:
+            return time.time() - path.stat().st_mtime < 10.0
+        except FileNotFoundError:
+            return False
     if holder.get("host") != socket.gethostname():
         return True
     import psutil
@@ -216,4 +225,6 @@ def _alive(holder: dict[str, Any]) -> bool:
 def _describe(holder: dict[str, Any]) -> str:
     if "pid" not in holder:
         return "its lock file named no process"
-    return f"pid {holder['pid']} on {holder.get('host', '?')}, since {time.ctime(holder.get('time', 0))}"
+    since = holder.get("time")
+    since = f", since {time.ctime(since)}" if isinstance(since, (int, float)) else ""
+    return f"pid {holder['pid']} on {holder.get('host', '?')}{since}"

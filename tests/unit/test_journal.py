@@ -175,6 +175,32 @@ def test_the_lock_of_a_sigkilled_driver_is_stale_and_taken_over(tmp_path):
     assert [e["run"] for e in read_journal(tmp_path)] == ["held", "held"]
 
 
+def dead_pid():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait(30)
+    return child.pid
+
+
+def test_without_flock_a_lock_file_names_a_live_or_dead_holder(tmp_path, monkeypatch):
+    import socket
+
+    from dask_bo import folder
+
+    monkeypatch.setattr(folder, "fcntl", None)  # as on Windows
+    write_run(tmp_path, n=0)
+    lock = tmp_path / ".lock"
+    lock.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "time": 0}))
+    with pytest.raises(JournalError, match=rf"another driver \(pid {os.getpid()} on "):
+        Journal.reopen(tmp_path)
+    pid = dead_pid()
+    lock.write_text(json.dumps({"pid": pid, "host": socket.gethostname(), "time": 0}))
+    with pytest.warns(UserWarning, match=rf"a driver that is gone \(pid {pid} on "):
+        journal = Journal.reopen(tmp_path)
+    assert json.loads(lock.read_text())["pid"] == os.getpid()
+    journal.close()
+    assert not lock.exists()
+
+
 # -- unusable folders -------------------------------------------------------------------------
 @pytest.mark.parametrize("where", ["a file", "under a file", "a long name"])
 def test_an_unusable_folder_is_found_before_anything_starts(tmp_path, where):
