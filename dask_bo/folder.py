@@ -15,6 +15,7 @@ import socket
 import tempfile
 import time
 import warnings
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +112,10 @@ class Lock:
     """
 
     def __init__(self, path: Path, fd: int, stale: str | None):
-        self.path, self._fd, self.stale = path, fd, stale
+        self.path, self.stale = path, stale
+        # A lock dropped without release (a notebook's lost journal) must not hold the folder
+        # for the life of the process: closing the descriptor frees the flock.
+        self._close = weakref.finalize(self, os.close, fd)
 
     @classmethod
     def acquire(cls, path: str | Path, run_id: str | None = None) -> Lock:
@@ -145,13 +149,12 @@ class Lock:
         raise OSError(f"could not take the lock {path}: its file keeps changing")
 
     def release(self) -> None:
-        if self._fd is None:
+        if not self._close.alive:
             return
         try:
             self.path.unlink(missing_ok=True)  # while still holding it: nobody takes a doomed file
         finally:
-            os.close(self._fd)
-            self._fd = None
+            self._close()
 
 
 def _open(path: Path) -> tuple[int | None, dict[str, Any] | None]:

@@ -125,6 +125,15 @@ def test_a_second_journal_in_the_same_process_is_refused_until_the_first_closes(
     Journal.reopen(tmp_path).close()
 
 
+def test_a_journal_dropped_without_close_does_not_keep_the_folder(tmp_path):
+    import gc
+
+    Journal.create(tmp_path, "a", CONFIG)  # never closed
+    gc.collect()
+    with pytest.warns(UserWarning, match=f"taking over the lock of a driver that is gone \\(pid {os.getpid()} "):
+        Journal.reopen(tmp_path).close()
+
+
 HOLDER = textwrap.dedent(
     """
     import sys
