@@ -46,7 +46,7 @@ class AcquisitionMaximizer:
         width = tf.cast(space.upper, tf.float64) - lower
         return lower + tf.constant(self.maximize(int(space.dimension), target_func, 1)) * width
 
-    def maximize(self, dim: int, target_func, k: int = 1, min_distance: float = 1e-3) -> np.ndarray:
+    def maximize(self, dim: int, target_func, k: int = 1, min_distance: float = 0.02) -> np.ndarray:
         """The best ``k`` local maxima [k, D] of ``target_func`` over the unit cube, best first,
         each at least ``min_distance`` (in every coordinate's max) from those before it; when
         the restarts find fewer, the best remaining samples fill the rest.
