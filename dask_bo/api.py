@@ -292,11 +292,11 @@ def resume(
     client, owned = _client(client, workers)
     journal = Journal.reopen(out)
     try:
-        journal.write(Event.RESUMED, in_flight=[s["id"] for s in state.in_flight],
-                      evaluations=settings.evaluations)
+        resumed = journal.write(Event.RESUMED, in_flight=[s["id"] for s in state.in_flight],
+                                evaluations=settings.evaluations)
+        resumed_state = replay(journal.events + [resumed])
         has_design = any(e.proposal in (INITIAL, "warm") for e in state.history) or any(
             s["proposal"] == INITIAL for s in state.in_flight)
-        resumed_state = replay(read_journal(out))
         result = _drive(
             client, problem, settings, state.history, journal, run_id=state.run_id or uuid.uuid4().hex[:8],
             progress=progress, callbacks=callbacks, stop=stop,
