@@ -107,7 +107,8 @@ def page_update(log: RunLog, cursor: Cursor | None) -> tuple[bool, dict[str, dic
                    end=ev["finished_at"][i] - t0, status=status,
                    color=STATUS_COLORS.get(status, "black"), id=ev["id"][i], y=y,
                    proposal=ev["proposal"][i])
-        append("status", t=t, **{s: counts[s][i] for s in STATUSES})
+        at = (ev["at"][i] if ev["at"][i] is not None else t0) - t0
+        append("status", t=at, **{s: counts[s][i] for s in STATUSES})
     for i in range(b0, n_best):
         y = log.best["y"][i]
         append("best", t=(log.best["t"][i] or t0) - t0, best=y, regret=regret(y, minimum, sign))

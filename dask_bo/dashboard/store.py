@@ -22,7 +22,9 @@ ERROR_CHARS = 300
 """Errors are cut to this length: the page shows one line, the journal keeps them whole."""
 
 EVALUATION_COLUMNS = ("id", "x", "y", "status", "proposal", "worker", "submitted_at",
-                      "started_at", "finished_at", "error")
+                      "started_at", "finished_at", "error", "at")
+"""``at``: the finish time, made non-decreasing over the rows (results reach the driver
+nearly, not exactly, in the order they finish): the time of the cumulative series."""
 STATUSES = ("ok", "failed", "timeout", "lost")
 _NOT_DRIVEN = ("initial", "warm")
 
@@ -33,7 +35,8 @@ class RunLog:
     ``evaluations`` (columns of :data:`EVALUATION_COLUMNS`, one row per evaluated event, in
     arrival order; Unix times), ``counts`` (the cumulative count of each status after each
     row), ``best`` (``t``, ``y`` at each improvement), ``in_flight`` (``t``, ``n`` after each
-    submission or result) grow by appending only, so a reader streams what it has not seen.
+    submission or result the driver published, at the time it published it) grow by
+    appending only, so a reader streams what it has not seen.
     ``version`` changes when something that moves every row changes (time zero, the optimum,
     the direction, the parameters' names or categories): a reader then redraws from scratch.
     """
@@ -55,6 +58,7 @@ class RunLog:
         self.first_at: float | None = None
         self.last_finished_at: float | None = None
         self.categories: dict[str, dict[int, str]] = {}
+        self._at: float | None = None
         self._pending: dict[int, float] = {}
 
     # -- what readers need ------------------------------------------------------------------
@@ -107,7 +111,7 @@ class RunLog:
             self._set_meta(fields)
         elif kind is Event.SUBMITTED and msg.get("id") is not None:
             self._pending[msg["id"]] = msg.get("submitted_at", at)
-            self._flight(msg.get("submitted_at", at))
+            self._flight(msg.get("time", msg.get("submitted_at")))
         elif kind is Event.EVALUATED:
             self._evaluated(msg)
         elif kind is Event.CAPACITY:
@@ -130,8 +134,9 @@ class RunLog:
             self._rebuild_best()
 
     def _flight(self, t: float | None) -> None:
-        if len(self.in_flight["t"]) < 2 * self.max_rows and t is not None:
-            self.in_flight["t"].append(t)
+        times = self.in_flight["t"]
+        if len(times) < 2 * self.max_rows and t is not None:
+            times.append(max(t, times[-1]) if times else t)
             self.in_flight["n"].append(len(self._pending))
 
     def _evaluated(self, msg: dict[str, Any]) -> None:
@@ -143,11 +148,14 @@ class RunLog:
         if finished_at is not None:
             self.last_finished_at = max(finished_at, self.last_finished_at or finished_at)
         if self._pending.pop(msg.get("id"), None) is not None:
-            self._flight(finished_at)
+            self._flight(msg.get("time", finished_at))
+        if finished_at is not None:
+            self._at = finished_at if self._at is None else max(finished_at, self._at)
+        at = self._at
         if y is not None and is_better(y, self.best_y, self.sign):
             self.best_y = y
             if len(self.best["t"]) < self.max_rows:
-                self.best["t"].append(finished_at)
+                self.best["t"].append(at)
                 self.best["y"].append(y)
         if len(self.evaluations["id"]) >= self.max_rows:
             return
@@ -157,7 +165,7 @@ class RunLog:
         if self.categories != known:
             self.version += 1  # new labels for a categorical axis
         error = msg.get("error")
-        row = dict(msg, x=tuple(msg.get("x") or ()), y=y, status=status, finished_at=finished_at,
+        row = dict(msg, x=tuple(msg.get("x") or ()), y=y, status=status, finished_at=finished_at, at=at,
                    error=None if error is None else str(error)[:ERROR_CHARS])
         for k in EVALUATION_COLUMNS:
             self.evaluations[k].append(row.get(k))
@@ -167,7 +175,7 @@ class RunLog:
     def _rebuild_best(self) -> None:
         self.best = {"t": [], "y": []}
         self.best_y = None
-        for t, y in zip(self.evaluations["finished_at"], self.evaluations["y"]):
+        for t, y in zip(self.evaluations["at"], self.evaluations["y"]):
             if y is not None and is_better(y, self.best_y, self.sign):
                 self.best_y = y
                 self.best["t"].append(t)

@@ -116,6 +116,22 @@ def test_page_data_counts_evaluations_in_flight():
     assert summary(store_of(two_runs()).runs["a"])["in_flight"] == 1  # id 3 is still out
 
 
+def test_series_over_time_never_go_back_when_results_reach_the_driver_late():
+    """The driver noticed a result (finished at 0.4) only after its next submission (at 13,
+    while it fitted its model): in flight counts at the times the driver published, and the
+    cumulative series never step back in time."""
+    late = [started("l", 0.0, minimum=None), submitted("l", 0, 0.0), submitted("l", 1, 0.1),
+            dict(submitted("l", 2, 13.0), time=13.0),
+            dict(evaluated("l", 0, 0.0, 0.0, 0.4, 2.0), time=13.1),
+            dict(evaluated("l", 1, 0.1, 0.1, 14.0, 1.0), time=14.1),
+            dict(evaluated("l", 2, 13.0, 13.0, 13.5, 0.5), time=14.2)]
+    data = full(late, "l")
+    assert data["in_flight"] == {"t": [0.0, 0.1, 13.0, 13.1, 14.1, 14.2], "n": [1, 2, 3, 2, 1, 0]}
+    assert data["status"]["t"] == [0.4, 14.0, 14.0]
+    assert data["best"]["t"] == [0.4, 14.0, 14.0]
+    assert data["points"]["t"] == [0.4, 14.0, 13.5]  # the points keep their own finish times
+
+
 def test_page_data_timeline_has_a_bar_per_evaluation_that_reached_a_worker():
     bars = full(two_runs(), "a")["timeline"]
     # The lost evaluation never started on a worker: no bar.
@@ -237,6 +253,63 @@ def test_summary():
     assert "finished in 2.5 s" in summary_html(finished)
     stopped = summary(store_of(two_runs() + [{"event": "interrupted", "run": "a", "reason": "SIGTERM"}]).runs["a"])
     assert "interrupted (SIGTERM)" in summary_html(stopped)
+
+
+# -- the Bokeh page on a store (no scheduler) ------------------------------------------------------
+SOLVERS = ["cg", "gmres", "bicg"]
+
+
+def named_events(run="n", start=0, count=3):
+    rows = [(1e-3, 2, "gmres"), (1e-2, 4, "bicg"), (1e-4, 8, "cg")]
+    events = [started(run, 0.0, minimum=None, dim=3, names=["lr", "layers", "solver"])] if start == 0 else []
+    for i in range(start, start + count):
+        lr, layers, solver = rows[i % 3]
+        x = (lr, float(layers), float(SOLVERS.index(solver)))
+        events.append(evaluated(run, i, i, i, i + 1, float(i), x=x,
+                                params={"lr": lr, "layers": layers, "solver": solver}))
+    return events
+
+
+def test_the_page_streams_new_rows_and_shows_the_chosen_parameters():
+    from bokeh.document import Document
+    from bokeh.document.events import ColumnDataChangedEvent, ColumnsStreamedEvent
+
+    store = store_of(named_events())
+    doc = Document()
+    dask_bo_doc(None, {}, doc, store=store)
+    (callback,) = doc.session_callbacks
+    points = doc.get_model_by_name("points")
+    x_select, y_select = doc.get_model_by_name("x_param"), doc.get_model_by_name("y_param")
+    assert (x_select.options, x_select.value) == (["lr", "layers", "solver"], "lr")
+    assert (y_select.options, y_select.value) == (["lr", "layers", "solver", "objective value"], "layers")
+    assert len(points.data["id"]) == 3
+
+    changes = []
+    doc.on_change(lambda event: changes.append(event))
+    for e in named_events(start=3, count=2):
+        store.add(e)
+    callback.callback()
+    assert points.data["id"] == [0, 1, 2, 3, 4]
+    streamed = {e.model.name for e in changes if isinstance(e, ColumnsStreamedEvent)}
+    assert "points" in streamed and "status" in streamed
+    replaced = {e.model.name for e in changes if not isinstance(e, ColumnsStreamedEvent)
+                and (isinstance(e, ColumnDataChangedEvent) or getattr(e, "attr", None) == "data")}
+    assert replaced <= {"best_tail"}, replaced  # two rows, always whole
+    changes.clear()
+    callback.callback()  # nothing new: nothing sent
+    assert changes == []
+
+    # The second axis shows the categorical parameter, labelled with its choices.
+    y_select.value = "solver"
+    plot = next(m for m in doc.roots[0].references() if getattr(m, "title", None) is not None
+                and getattr(m.title, "text", "").startswith("evaluated points"))
+    glyphs = [r.glyph for r in plot.renderers]
+    assert {g.y for g in glyphs} == {"p2"} and {g.x for g in glyphs} == {"p0"}
+    assert plot.yaxis[0].axis_label == "solver"
+    assert list(plot.yaxis[0].ticker.ticks) == [0, 1, 2]
+    assert dict(plot.yaxis[0].major_label_overrides) == {0: "cg", 1: "gmres", 2: "bicg"}
+    y_select.value = "objective value"
+    assert {g.y for g in glyphs} == {"y"} and plot.yaxis[0].major_label_overrides == {}
 
 
 # -- a real scheduler --------------------------------------------------------------------------
