@@ -306,7 +306,7 @@ def test_the_page_streams_new_rows_and_shows_the_chosen_parameters():
     glyphs = [r.glyph for r in plot.renderers]
     assert {g.y for g in glyphs} == {"p2"} and {g.x for g in glyphs} == {"p0"}
     assert plot.yaxis[0].axis_label == "solver"
-    assert list(plot.yaxis[0].ticker.ticks) == [0, 1, 2]
+    assert plot.yaxis[0].ticker.min_interval == 1  # integer ticks: one per choice
     assert dict(plot.yaxis[0].major_label_overrides) == {0: "cg", 1: "gmres", 2: "bicg"}
     y_select.value = "objective value"
     assert {g.y for g in glyphs} == {"y"} and plot.yaxis[0].major_label_overrides == {}
