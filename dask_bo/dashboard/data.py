@@ -85,8 +85,8 @@ def page_update(log: RunLog, cursor: Cursor | None) -> tuple[bool, dict[str, dic
     n_flight = min(len(log.in_flight["t"]), len(log.in_flight["n"]))
     e0, b0, f0 = (0, 0, 0) if replace else (cursor.evaluations, cursor.best, cursor.in_flight)
     t0, minimum, sign = log.origin, log.minimum, log.sign
-    coordinates = point_columns(len(names))
-    data = empty_data(len(names))
+    coordinates = point_columns(max(len(names), 1))  # p0 always: the glyphs' default field
+    data = empty_data(len(coordinates))
 
     def append(source: str, **values: Any) -> None:
         for k, v in values.items():
@@ -94,7 +94,7 @@ def page_update(log: RunLog, cursor: Cursor | None) -> tuple[bool, dict[str, dic
 
     for i in range(e0, n):
         t = (ev["finished_at"][i] if ev["finished_at"][i] is not None else t0) - t0
-        x = tuple(ev["x"][i]) + (0.0,) * max(0, len(names) - len(ev["x"][i]))
+        x = tuple(ev["x"][i]) + (0.0,) * max(0, len(coordinates) - len(ev["x"][i]))
         point = dict(zip(coordinates, x), t=t, id=ev["id"][i], proposal=ev["proposal"][i],
                      params=_params_text(names, x, log.categories))
         status, y = ev["status"][i], ev["y"][i]

@@ -134,6 +134,9 @@ def dask_bo_doc(scheduler: Any, extra: dict[str, Any], doc: Any, store: RunStore
             x_select.value = names[0] if names else ""
         if y_select.value not in y_select.options:
             y_select.value = names[1] if len(names) > 1 else VALUE
+        if not names:  # no point seen yet: the columns every run has
+            for renderer in points_renderers:
+                renderer.glyph.x, renderer.glyph.y = "p0", "y"
         show_parameters()
 
     def draw(log) -> None:

@@ -59,6 +59,7 @@ class RunLog:
         self.last_finished_at: float | None = None
         self.categories: dict[str, dict[int, str]] = {}
         self._at: float | None = None
+        self._submitted_dim = 0
         self._pending: dict[int, float] = {}
 
     # -- what readers need ------------------------------------------------------------------
@@ -83,7 +84,7 @@ class RunLog:
         if names:
             return list(names)
         xs = self.evaluations["x"]
-        dim = len(xs[0]) if xs else int(self.meta.get("dim") or 0)
+        dim = len(xs[0]) if xs else int(self.meta.get("dim") or self._submitted_dim)
         return [f"x{i}" for i in range(dim)]
 
     @property
@@ -111,6 +112,7 @@ class RunLog:
             self._set_meta(fields)
         elif kind is Event.SUBMITTED and msg.get("id") is not None:
             self._pending[msg["id"]] = msg.get("submitted_at", at)
+            self._submitted_dim = self._submitted_dim or len(msg.get("x") or ())
             self._flight(msg.get("time", msg.get("submitted_at")))
         elif kind is Event.EVALUATED:
             self._evaluated(msg)

@@ -482,6 +482,9 @@ def test_page_renders_a_live_run_in_chromium(dashboard_cluster, tmp_path):
         text = driver.execute_script(_MODEL_TEXT_JS, "summary", "text")
         assert run_id in text and "done <b>8/8</b>" in text and "in flight <b>0</b>" in text, text
         assert driver.execute_script(_MODEL_TEXT_JS, "run_select", "value") == run_id
+        # The points plot's axes are chosen by parameter name.
+        assert driver.execute_script(_MODEL_TEXT_JS, "x_param", "value") == "x0"
+        assert driver.execute_script(_MODEL_TEXT_JS, "y_param", "value") == "x1"
         points = driver.execute_script(_SOURCE_LENGTH_JS, "points")
         failures = driver.execute_script(_SOURCE_LENGTH_JS, "failures")
         assert points + failures == 11
