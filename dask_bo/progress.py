@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import math
 import queue
+import sys
 import threading
 import time
 from enum import Enum
@@ -55,8 +56,6 @@ def event_kind(value: Any) -> Event | None:
 
 
 def _console_handlers(log: logging.Logger) -> list[logging.Handler]:
-    import sys
-
     return [h for h in log.handlers
             if isinstance(h, logging.StreamHandler) and h.stream in (sys.stdout, sys.stderr)]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..plots.info import STATUS_COLORS
-from .data import SOURCES, VALUE, Cursor, axes, empty_data, page_update, summary, summary_html
+from .data import SOURCES, VALUE, axes, empty_data, page_update, summary, summary_html
 from .plugin import install
 from .store import STATUSES, RunStore
 
@@ -21,29 +21,33 @@ def _figures(sources: dict[str, Any]) -> dict[str, Any]:
 
     size = {"height": 300, "sizing_mode": "stretch_width"}
     # The plots over time share their time axis, so they line up and pan together.
-    clock = {"x_range": DataRange1d(), "x_axis_label": "seconds since the driver started (initial design < 0)"}
+    clock = {"x_range": DataRange1d(),
+             "x_axis_label": "seconds since the driver started (initial design < 0)"}
     figs: dict[str, Any] = {}
     figs["best"] = figure(title="best value so far", **clock, y_axis_label="y", **size)
-    figs["regret"] = figure(title="best regret so far (log)", **clock, y_axis_label="distance from the optimum",
-                            y_axis_type="log", visible=False, **size)
+    figs["regret"] = figure(title="best regret so far (log)", **clock, y_axis_type="log",
+                            y_axis_label="distance from the optimum", visible=False, **size)
     for name, column in (("best", "y"), ("regret", "regret")):
         fig = figs[name]
-        dots = fig.scatter("t", column, source=sources["points"], size=6, alpha=0.35, legend_label="evaluation")
+        dots = fig.scatter("t", column, source=sources["points"], size=6, alpha=0.35,
+                           legend_label="evaluation")
         value = "best" if name == "best" else "regret"
         fig.step("t", value, source=sources["best"], mode="after", line_width=2, legend_label="best")
         fig.line("t", value, source=sources["best_tail"], line_width=2)
         fig.legend.location = "bottom_left"  # the best value falls: this corner stays empty
         fig.add_tools(HoverTool(tooltips=[("id", "@id"), ("y", "@y"), ("proposal", "@proposal"),
                                           ("point", "@params")], renderers=[dots]))
-    figs["status"] = figure(title="evaluations by status (cumulative)", **clock, y_axis_label="evaluations", **size)
+    figs["status"] = figure(title="evaluations by status (cumulative)", **clock,
+                            y_axis_label="evaluations", **size)
     for s in STATUSES:
         figs["status"].step("t", s, source=sources["status"], mode="after", line_width=2,
                             color=STATUS_COLORS[s], legend_label=s)
     figs["status"].legend.location = "top_left"
-    figs["flight"] = figure(title="evaluations in flight", **clock, y_axis_label="submitted − evaluated", **size)
+    figs["flight"] = figure(title="evaluations in flight", **clock,
+                            y_axis_label="submitted − evaluated", **size)
     figs["flight"].step("t", "n", source=sources["in_flight"], mode="after", line_width=2)
-    figs["timeline"] = figure(title="worker timeline (one bar per evaluation)", **clock, y_range=FactorRange(),
-                              height=260, sizing_mode="stretch_width")
+    figs["timeline"] = figure(title="worker timeline (one bar per evaluation)", **clock,
+                              y_range=FactorRange(), height=260, sizing_mode="stretch_width")
     figs["timeline"].hbar(y="worker", left="start", right="end", height=0.7, color="color",
                           line_color="white", source=sources["timeline"])
     figs["timeline"].add_tools(HoverTool(tooltips=[("id", "@id"), ("status", "@status"), ("y", "@y"),

@@ -142,6 +142,8 @@ class RunLog:
             self.in_flight["n"].append(len(self._pending))
 
     def _evaluated(self, msg: dict[str, Any]) -> None:
+        if msg.get("names") and not self.meta.get("names"):
+            self._set_meta({"names": list(msg["names"])})
         status = msg.get("status") if msg.get("status") in STATUSES else "lost"
         y = msg.get("y") if status == "ok" else None
         self.totals[status] += 1

@@ -221,6 +221,9 @@ def test_named_parameters_and_categories():
                          "solver": {"column": "p2", "categories": solvers}}
     data = page_update(log, None)[1]
     assert data["points"]["p2"] == [1.0, 2.0, 0.0]
+    # Names may also come with the evaluations alone (a run whose start was not seen).
+    unannounced = [dict(e, names=["lr", "layers", "solver"]) for e in events[1:]]
+    assert store_of(unannounced).runs["n"].names == ["lr", "layers", "solver"]
     assert data["points"]["params"][0] == "lr=0.001, layers=2, solver=gmres"
 
 
