@@ -328,8 +328,7 @@ def dashboard_cluster():
 
 
 def _optimize(client, evaluations: int, initial: int):
-    from dask_bo.drivers import optimize
-    from dask_bo.problems import get_problem
+    from dask_bo import get_problem, optimize  # the public API, wherever it lives
 
     return optimize(get_problem("scaled-branin", delay_scale=0.3), client=client,
                     evaluations=evaluations, initial=initial, progress=False)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from dask_bo.history import Evaluation, Result
+from dask_bo import Evaluation, Result
 from dask_bo.plots import parameter_axes, points_figure, regret_figure
 from dask_bo.plotting import (
     NO_WORKER,
@@ -31,7 +31,7 @@ W1, W2 = "tcp://127.0.0.1:40001", "tcp://127.0.0.1:40002"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def ev(i, x, y=None, status="ok", proposal="lp", worker=W1, submitted=None, started=None, finished=None):
+def ev(i, x, y=None, status="ok", proposal="rule", worker=W1, submitted=None, started=None, finished=None):
     """An evaluation with times in seconds after the driver's start."""
     at = lambda t: None if t is None else T0 + t  # noqa: E731
     return Evaluation(
@@ -117,11 +117,11 @@ def test_timeline_info_has_one_bar_per_driven_evaluation_by_worker():
     assert [b["submitted_s"] for b in bars] == pytest.approx([1.0, 1.0, 1.6, 2.1])
     # The idle gap on W2 between the failure and the next evaluation is there to see.
     assert bars[2]["start_s"] - bars[1]["end_s"] == pytest.approx(0.1)
-    assert {b["proposal"] for b in bars} == {"lp"}
+    assert {b["proposal"] for b in bars} == {"rule"}
 
 
 def test_timeline_info_leaves_out_evaluations_with_no_times():
-    hist = history() + [Evaluation(id=9, x=(0.0, 0.0), y=None, status="lost", proposal="lp")]
+    hist = history() + [Evaluation(id=9, x=(0.0, 0.0), y=None, status="lost", proposal="rule")]
     assert 9 not in [b["id"] for b in timeline_info(result(hist))]
     assert timeline_info(result([])) == []
 
@@ -158,7 +158,7 @@ class Named:
     y: Any
     params: dict
     status: str = "ok"
-    proposal: str = "lp"
+    proposal: str = "rule"
     worker: str | None = W1
     submitted_at: float | None = T0
     started_at: float | None = T0
@@ -176,7 +176,7 @@ SOLVERS = ["cg", "gmres", "bicg"]
 
 def named_history():
     """lr (log float), layers (int), solver (categorical: x holds the choice's index)."""
-    rows = [(1e-4, 2, "gmres", 3.0, "initial"), (1e-2, 8, "cg", 1.0, "lp"), (3e-3, 4, "bicg", 2.0, "lp")]
+    rows = [(1e-4, 2, "gmres", 3.0, "initial"), (1e-2, 8, "cg", 1.0, "rule"), (3e-3, 4, "bicg", 2.0, "rule")]
     return [Named(i, (lr, float(layers), float(SOLVERS.index(solver))), y,
                   {"lr": lr, "layers": layers, "solver": solver}, proposal=proposal)
             for i, (lr, layers, solver, y, proposal) in enumerate(rows)]

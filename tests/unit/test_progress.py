@@ -8,13 +8,13 @@ import sys
 
 import pytest
 
-from dask_bo.history import Evaluation
+from dask_bo import Evaluation
 from dask_bo.progress import EVENT_TOPIC, Event, Progress, Publisher, event_kind
 
 logger = logging.getLogger("dask_bo")
 
 
-def ev(i, y=None, status="ok", proposal="lp"):
+def ev(i, y=None, status="ok", proposal="rule"):
     return Evaluation(id=i, x=(0.1 * i, 0.2), y=y if status == "ok" else None, status=status,
                       proposal=proposal)
 
