@@ -102,12 +102,13 @@ class RunLog:
         at = msg.get("time", msg.get("submitted_at", msg.get("finished_at", msg.get("started_at"))))
         if self.first_at is None and at is not None:
             self.first_at = at
-        if kind is Event.START:
-            config = msg.get("config") or {}
-            self._set_meta({k: config[k] for k in ("direction", "names") if config.get(k) is not None})
-        elif kind is Event.DRIVER_STARTED:
-            fields = {k: v for k, v in msg.items() if k not in ("event", "kind", "run", "time")}
-            if "started_at" in self.meta:  # a resumed run keeps its time zero
+        if kind in (Event.START, Event.DRIVER_STARTED):
+            # START may carry the run's description itself or in its "config"; only a driver's
+            # start sets time zero, and a resumed run keeps its first.
+            config = msg.get("config") if isinstance(msg.get("config"), dict) else {}
+            fields = {k: config[k] for k in ("direction", "names") if config.get(k) is not None}
+            fields.update((k, v) for k, v in msg.items() if k not in ("event", "kind", "run", "time", "config"))
+            if kind is Event.START or "started_at" in self.meta:
                 fields.pop("started_at", None)
             self._set_meta(fields)
         elif kind is Event.SUBMITTED and msg.get("id") is not None:

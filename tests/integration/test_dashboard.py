@@ -158,6 +158,10 @@ def test_regret_is_clamped_for_the_log_axis_and_follows_the_direction():
                   started("m", 0.0, minimum=10.0), evaluated("m", 0, 0, 0, 1, 4.0),
                   evaluated("m", 1, 0, 0, 2, 7.0), evaluated("m", 2, 0, 0, 3, 5.0)]
     data = full(maximizing, "m")
+    described = [{"event": "start", "run": "m", "time": 0.0, "direction": "maximize", "mode": "async",
+                  "problem": "p", "names": ["a", "b"]}] + maximizing[1:]
+    assert full(described, "m")["best"] == data["best"]  # the description may come unwrapped
+    assert store_of(described).runs["m"].label == "m · async · toy"  # the driver's own word last
     assert data["best"] == {"t": [1.0, 2.0], "best": [4.0, 7.0], "regret": [6.0, 3.0]}
     assert summary(store_of(maximizing).runs["m"])["best_regret"] == 3.0
 
