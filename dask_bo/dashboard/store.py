@@ -25,8 +25,11 @@ EVALUATION_COLUMNS = ("id", "x", "y", "status", "proposal", "worker", "submitted
                       "started_at", "finished_at", "error", "at")
 """``at``: the finish time, made non-decreasing over the rows (results reach the driver
 nearly, not exactly, in the order they finish): the time of the cumulative series."""
-STATUSES = ("ok", "failed", "timeout", "lost")
-_NOT_DRIVEN = ("initial", "warm")
+try:
+    from ..records import STATUSES, UNDRIVEN
+except ImportError:  # until dask_bo.records lands: the same values
+    STATUSES = ("ok", "failed", "timeout", "lost")
+    UNDRIVEN = ("initial", "warm")
 
 
 class RunLog:
@@ -148,7 +151,7 @@ class RunLog:
         status = msg.get("status") if msg.get("status") in STATUSES else "lost"
         y = msg.get("y") if status == "ok" else None
         self.totals[status] += 1
-        self.driven += msg.get("proposal") not in _NOT_DRIVEN
+        self.driven += msg.get("proposal") not in UNDRIVEN
         finished_at = msg.get("finished_at", msg.get("time"))
         if finished_at is not None:
             self.last_finished_at = max(finished_at, self.last_finished_at or finished_at)
