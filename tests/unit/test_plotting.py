@@ -170,6 +170,10 @@ class Named:
     def ok(self):
         return self.status == "ok"
 
+    @property
+    def driven(self):
+        return self.proposal not in ("initial", "warm")
+
 
 SOLVERS = ["cg", "gmres", "bicg"]
 
@@ -177,8 +181,11 @@ SOLVERS = ["cg", "gmres", "bicg"]
 def named_history():
     """lr (log float), layers (int), solver (categorical: x holds the choice's index)."""
     rows = [(1e-4, 2, "gmres", 3.0, "initial"), (1e-2, 8, "cg", 1.0, "rule"), (3e-3, 4, "bicg", 2.0, "rule")]
-    return [Named(i, (lr, float(layers), float(SOLVERS.index(solver))), y,
-                  {"lr": lr, "layers": layers, "solver": solver}, proposal=proposal)
+    # The records' own class once it carries params, else a stand-in with the same fields.
+    record = Evaluation if "params" in {f.name for f in dataclasses.fields(Evaluation)} else Named
+    return [record(id=i, x=(lr, float(layers), float(SOLVERS.index(solver))), y=y, status="ok",
+                   params={"lr": lr, "layers": layers, "solver": solver}, proposal=proposal,
+                   worker=W1, submitted_at=T0, started_at=T0, finished_at=T0 + 1, duration_s=1.0)
             for i, (lr, layers, solver, y, proposal) in enumerate(rows)]
 
 
