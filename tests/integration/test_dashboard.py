@@ -1,5 +1,7 @@
-"""The dask_bo dashboard page: its pure data functions on synthetic events, the page's data
-sources fed by a real run on a real scheduler, and the page rendered in headless Chromium."""
+"""The dask_bo dashboard page: its store and data functions on synthetic events, the Bokeh
+page streaming from a store, the scheduler plugin keeping more events than the scheduler's
+topic log, the page's sources fed by a real run on a real scheduler, and the page rendered in
+headless Chromium."""
 
 from __future__ import annotations
 
