@@ -129,9 +129,11 @@ class Progress:
         before = list(logger.handlers)
         self._redirect = logging_redirect_tqdm(loggers=[logger], tqdm_class=tqdm_class)
         self._redirect.__enter__()
-        if not own:  # standing in for the last resort: its level, not every record
-            for handler in set(logger.handlers) - set(before):
-                handler.setLevel(logging.WARNING)
+        # tqdm's handler takes the swapped handler's stream, formatter and filters, not its
+        # level; standing in for the last resort, it takes that one's (WARNING).
+        level = own[0].level if own else logging.WARNING
+        for handler in set(logger.handlers) - set(before):
+            handler.setLevel(level)
 
     def _postfix(self) -> str:
         best = f"{self.best:.4g}" if math.isfinite(self.best) else "-"

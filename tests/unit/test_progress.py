@@ -76,11 +76,13 @@ def clean_logging():
 def test_the_dask_bo_console_handler_writes_above_the_bar_and_is_restored(clean_logging, capsys):
     handler = logging.StreamHandler(sys.stderr)  # capsys's stderr: a console stream
     handler.setFormatter(logging.Formatter("LOG %(message)s"))
+    handler.setLevel(logging.INFO)
     logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    logger.setLevel(logging.DEBUG)
     progress = Progress(5, description="async toy", file=sys.stderr)
     assert handler not in logger.handlers  # swapped while the bar is open
     progress.update(ev(1, 2.5), in_flight=2)
+    logger.debug("below the handler's level: not shown")
     logger.warning("evaluation 7 failed: boom")
     progress.update(ev(2, 1.5), in_flight=2)
     progress.close()
@@ -93,6 +95,7 @@ def test_the_dask_bo_console_handler_writes_above_the_bar_and_is_restored(clean_
     # ...and drawn again below it, still counting; its own formatter was kept.
     assert after.startswith("\rasync toy:") and "2/5" in after
     assert err.endswith("\nLOG after the bar\n")
+    assert "not shown" not in err
 
 
 def test_root_handlers_and_last_resort_are_left_alone(clean_logging, capsys):
