@@ -160,11 +160,7 @@ class RunLog:
         if finished_at is not None:
             self._at = finished_at if self._at is None else max(finished_at, self._at)
         at = self._at
-        if y is not None and is_better(y, self.best_y, self.sign):
-            self.best_y = y
-            if len(self.best["t"]) < self.max_rows:
-                self.best["t"].append(at)
-                self.best["y"].append(y)
+        self._improve(at, y)
         if len(self.evaluations["id"]) >= self.max_rows:
             return
         names = self.names
@@ -180,14 +176,19 @@ class RunLog:
         for s in STATUSES:
             self.counts[s].append(self.totals[s])
 
-    def _rebuild_best(self) -> None:
-        self.best = {"t": [], "y": []}
-        self.best_y = None
-        for t, y in zip(self.evaluations["at"], self.evaluations["y"]):
-            if y is not None and is_better(y, self.best_y, self.sign):
-                self.best_y = y
+    def _improve(self, t: float | None, y: float | None) -> None:
+        """A step of the best value so far, if ``y`` beats it."""
+        if y is not None and is_better(y, self.best_y, self.sign):
+            self.best_y = y
+            if len(self.best["t"]) < self.max_rows:
                 self.best["t"].append(t)
                 self.best["y"].append(y)
+
+    def _rebuild_best(self) -> None:
+        """The best values again, in a new direction (rows past ``max_rows`` are not kept)."""
+        self.best, self.best_y = {"t": [], "y": []}, None
+        for t, y in zip(self.evaluations["at"], self.evaluations["y"]):
+            self._improve(t, y)
 
 
 class RunStore:
