@@ -97,12 +97,12 @@ def _drive(
         result.threads.extend(backend.threads_over_time)
         backend.close()
         bar.close()
-        publisher.publish(Event.FINISHED, wall_s=result.wall_s)
+        result.stopped_early = loop.stopped_early
+        if not any(e.ok for e in result.history):
+            errors = "; ".join(sorted({str(e.error) for e in result.history})[:3])
+            result.stopped_early = result.stopped_early or f"no evaluation succeeded (errors: {errors})"
+        publisher.publish(Event.FINISHED, metrics=result.metrics())
         publisher.close()
-    result.stopped_early = loop.stopped_early
-    if not any(e.ok for e in result.history):
-        errors = "; ".join(sorted({str(e.error) for e in result.history})[:3])
-        result.stopped_early = result.stopped_early or f"no evaluation succeeded (errors: {errors})"
     write(Event.FINISHED, metrics=result.metrics())
     return result
 
@@ -248,7 +248,7 @@ def compare(problem: Problem | str, *, client: Any = None, out: str | Path | Non
 
 
 def save_comparison(results: dict[str, Result], out: Path) -> None:
-    from .plotting import plot_comparison
+    from .plots import plot_comparison
 
     out.mkdir(parents=True, exist_ok=True)
     summary = {mode: r.metrics() for mode, r in results.items()}
