@@ -17,7 +17,8 @@ from typing import Any, Callable
 import numpy as np
 
 from .config import Settings
-from .loop import Proposal
+from .loop import Proposal, in_flight_limit
+from .strategies.policy import explore_budget
 from .records import INITIAL, Evaluation, observations
 
 logger = logging.getLogger("dask_bo")
@@ -57,7 +58,8 @@ class Design:
         self._in_flight: dict[Any, np.ndarray] = {("id", s["id"]): self._encode(s["x"]) for s in in_flight}
         self._initial_out = sum(s["proposal"] == INITIAL for s in in_flight)
         self._tokens = itertools.count()
-        self._explore_left = max(1, int(settings.explore_fraction * settings.evaluations))
+        self._explore_left = explore_budget(settings.evaluations, settings.explore_fraction,
+                                            in_flight_limit(threads(), settings.max_in_flight))
         self._model: Any = None  # a Prefetcher (async) or a BatchProposer (sync)
         self._warned = False
 
