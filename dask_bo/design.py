@@ -174,3 +174,19 @@ class Design:
             self._in_flight[p.token] = self._encode(x)
             out.append(p)
         return out
+
+
+def strategy_factory(space, settings: Settings, threads: Callable[[], int]):
+    """``(u [N, E], y [N, 1]) -> Strategy`` for ``settings`` over ``space``; ``threads``
+    sizes a synchronous batch."""
+
+    def make(u, y):
+        from .strategies import Strategy
+
+        return Strategy(
+            space.encoded_dim, u, y, rule=settings.rule, asynchronous=settings.mode == "async",
+            batch_size=threads(), model=settings.model, seed=settings.seed, snap=space.snap,
+            refit_fraction=settings.refit_fraction,
+        )
+
+    return make
