@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable
 
 from .backend import Backend, RunStopped, SchedulerLost
 from .config import DEFAULT_RULE, Settings, settings_from_options
-from .design import Design, strategy_factory
+from .design import Design, import_model_stack, strategy_factory
 from .events import Event, replay
 from .journal import Journal, check_writable, read_journal
 from .loop import Loop, RunInterrupted, StopSignal
@@ -27,14 +27,9 @@ __all__ = ["optimize", "resume", "start", "RunHandle", "RunStopped", "RunInterru
 logger = logging.getLogger("dask_bo")
 
 
-def _import_model_stack() -> None:
-    """TensorFlow and trieste take seconds to import: done while the initial design runs."""
+def _warm_imports() -> None:
     try:
-        from .model import configure
-
-        configure()
-        import trieste.acquisition  # noqa: F401
-        import trieste.models.gpflow  # noqa: F401
+        import_model_stack()
     except Exception as error:  # the model's own build reports it
         logger.debug("importing the model stack failed: %r", error)
 
@@ -75,7 +70,7 @@ def _drive(
                 [s["id"] for s in in_flight], default=-1) + 1, driver=info, resumed=started_at is not None)
     first = design.resumed(in_flight) + (design.initial(initial) if initial else [])
     # Started after the design is drawn: a thread importing a module blocks others that need it.
-    threading.Thread(target=_import_model_stack, name="dask-bo-import", daemon=True).start()
+    threading.Thread(target=_warm_imports, name="dask-bo-import", daemon=True).start()
     try:
         loop.run(first)
     finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 from typing import Any, Callable
 
 import numpy as np
@@ -176,11 +177,27 @@ class Design:
         return out
 
 
+_importing = threading.Lock()
+
+
+def import_model_stack() -> None:
+    """Import TensorFlow, GPflow and trieste (seconds), in one thread at a time: trieste's
+    packages import each other, and two threads importing them at once can see one
+    half-initialized."""
+    with _importing:
+        from .model import configure
+
+        configure()
+        import trieste.acquisition.rule  # noqa: F401
+        import trieste.models.gpflow  # noqa: F401
+
+
 def strategy_factory(space, settings: Settings, threads: Callable[[], int]):
     """``(u [N, E], y [N, 1]) -> Strategy`` for ``settings`` over ``space``; ``threads``
     sizes a synchronous batch."""
 
     def make(u, y):
+        import_model_stack()
         from .strategies import Strategy
 
         return Strategy(
