@@ -212,8 +212,11 @@ class Strategy:
         """``propose()``, or ``None`` (with one warning) when the model cannot take the data."""
         import tensorflow as tf
 
+        from ..model import blas_single_thread
+
         try:
-            return propose()
+            with blas_single_thread():
+                return propose()
         except (tf.errors.OpError, *_STEP_FAILURES) as error:
             self._warn(
                 f"{step}-failed",

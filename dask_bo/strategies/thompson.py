@@ -32,6 +32,8 @@ def joint_thompson(
 
     from ..model import blas_single_thread
 
+    num_candidates = max(num_candidates, 2 * n)
+
     x = model.dataset.query_points.numpy()
     z = model.dataset.observations.numpy()[:, 0]
     best = x[np.argsort(z, kind="stable")[:10]]

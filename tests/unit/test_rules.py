@@ -112,3 +112,12 @@ def test_different_seeds_give_different_points():
     x = np.zeros((1, 2))
     first, second = (Strategy(2, x, [[0.0]], rule="random", seed=seed).ask(3) for seed in (3, 4))
     assert not np.array_equal(first, second)
+
+
+def test_a_strategy_without_data_proposes_random_points_until_told():
+    strategy = Strategy(2, np.zeros((0, 2)), np.zeros((0, 1)), rule="thompson", seed=0)
+    assert strategy.model is None and not strategy.refit_due()
+    points = strategy.ask(2)
+    assert points.shape == (2, 2)
+    strategy.tell(points, f(points))
+    assert strategy.dataset_size == 2 and strategy.refit_due()
