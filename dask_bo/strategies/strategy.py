@@ -180,10 +180,14 @@ class Strategy:
         """The rule's next ``n`` points [n, D], snapped, none an exact duplicate of a pending,
         observed or another returned point.
 
-        :param pending: Points [P, D] being evaluated (taken into account by the rules that
-            do; see each rule).
+        :param pending: Points [P, D] being evaluated: taken into account by the rules that
+            do (asynchronous mode; see each rule's description), never proposed again.
         """
+        if not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"expected a number of points n >= 0, got {n!r}")
         pending = self._points(pending, "pending")
+        if n == 0:
+            return np.zeros((0, self.dim))
         points = None
         if not self.rule.needs_model:
             points = self.rule.propose(n, pending, None, self.asynchronous)
@@ -197,6 +201,10 @@ class Strategy:
         """``n`` points [n, D] in one go, each the minimizer of one joint posterior sample over
         the same candidates: far cheaper than :meth:`ask`, for when workers outpace the model.
         Random points when there is no usable model."""
+        if not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"expected a number of points n >= 0, got {n!r}")
+        if n == 0:
+            return np.zeros((0, self.dim))
         return self._distinct(self._cheap(n), self._points(pending, "pending"))
 
     def _cheap(self, n: int) -> np.ndarray:

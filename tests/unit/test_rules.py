@@ -75,6 +75,9 @@ def test_strategy_refuses_unknown_rule_model_and_shapes():
     strategy = Strategy(2, x, [[0.0]], rule="random")
     with pytest.raises(ValueError, match=r"expected pending of shape \[N, 2\], got \(3,\)"):
         strategy.ask(1, np.zeros(3))
+    with pytest.raises(ValueError, match="expected a number of points n >= 0, got -1"):
+        strategy.ask(-1)
+    assert strategy.ask(0).shape == (0, 2)
 
 
 def test_make_strategy_encodes_a_space_and_snaps_to_it():
