@@ -304,9 +304,12 @@ def _events(path: Path) -> list[dict]:
 
 
 def finished(events: list[dict]) -> bool:
-    """Whether a journal's run finished (no driver started after its last ``finished``)."""
+    """Whether a journal's run spent its budget: its last ``finished`` event (no driver went
+    on after it) says it did not stop early (a run that did may go on: max time, failures)."""
     kinds = [e.get("event") for e in events]
     if "finished" not in kinds:
         return False
     last = len(kinds) - 1 - kinds[::-1].index("finished")
-    return "resumed" not in kinds[last:]
+    metrics = events[last].get("metrics")
+    stopped_early = metrics.get("stopped_early") if isinstance(metrics, dict) else None
+    return "resumed" not in kinds[last:] and not stopped_early

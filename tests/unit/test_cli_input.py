@@ -204,6 +204,8 @@ def test_finished_means_no_driver_went_on_after():
     assert finished([START, done])
     assert not finished([START, done, {"event": "resumed"}])
     assert finished([START, done, {"event": "resumed"}, done])
+    early = {"event": "finished", "metrics": {"stopped_early": "reached max_time_s=60"}}
+    assert not finished([START, early])  # resume may go on
 
 
 def test_resume_input_errors(tmp_path):
