@@ -111,13 +111,18 @@ def check_existing(ctx, param, value):
 
 
 class RuleOption(click.Option):
-    """``--rule``, whose help lists the rules with their descriptions, loaded only for help."""
+    """``--rule``, whose help lists the rules with their descriptions: read only when help is
+    shown (``--help``, sphinx-click), so that a run does not import the strategies for it."""
 
-    def get_help_record(self, ctx):
-        self.help = "Acquisition rule (default local-penalization): " + "; ".join(
+    @property
+    def help(self) -> str:
+        return "Acquisition rule (default local-penalization): " + "; ".join(
             f"{name}: {text}" if text else name for name, text in rules().items()
         )
-        return super().get_help_record(ctx)
+
+    @help.setter
+    def help(self, value: str | None) -> None:
+        pass  # computed above
 
 
 def run_options(f: Callable) -> Callable:
