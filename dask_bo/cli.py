@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
@@ -18,6 +19,7 @@ from .cli_options import (
     run_options, security, target,
 )
 from .cli_signals import EXIT_INTERRUPTED, Interrupts
+
 
 def _set(**kwargs: Any) -> dict[str, Any]:
     """The options the user set: for the others the api's defaults stand."""
@@ -160,8 +162,18 @@ def _driver_kwargs(o: dict[str, Any]) -> dict[str, Any]:
 
 def _start(o: dict[str, Any], runs: tuple[str, ...], **more: Any):
     """Check every input, then connect: (the api's keywords, client)."""
+    from .config import Settings, settings_from_options
+    from .warm import load_initial_data
+
     kwargs = _set(**_driver_kwargs(o), **more)
     problem = build_problem(o["problem"], o["objective"], o["bounds"], o["space_file"], o["delay_scale"])
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    try:  # the api checks them again; here they are found before any cluster starts
+        settings_from_options({k: v for k, v in kwargs.items() if k in fields})
+        if "initial_data" in kwargs:
+            kwargs["initial_data"] = load_initial_data(kwargs["initial_data"], problem.space)
+    except (ValueError, TypeError) as error:
+        raise InputError(str(error).splitlines()[0]) from None
     where = target(o["scheduler"], o["scheduler_file"])
     tls = security(o["tls_ca_file"], o["tls_cert"], o["tls_key"])
     check_out(o["out"], o["overwrite"], runs)
@@ -193,6 +205,8 @@ def run(api, interrupts, mode, **o):
 @_command
 def compare(api, interrupts, **o):
     """Run sync, then async, from the same initial data on the same cluster."""
+    if o["initial_from"] is not None:
+        raise InputError("--initial-from goes with 'dask-bo run': compare draws one initial design for both modes")
     kwargs, client = _start(o, ("sync", "async"))
     try:
         with _above_the_bar():

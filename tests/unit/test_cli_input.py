@@ -240,3 +240,10 @@ def test_an_interrupt_python_dropped_still_stops_the_run(monkeypatch):
         assert stopped.wait(10), "the run's stop signal was not set"
         with pytest.raises(KeyboardInterrupt):
             interrupts.check()  # the command then ends as interrupted
+
+
+def test_initial_data_is_read_and_checked_before_the_cluster(tmp_path):
+    csv = tmp_path / "history.csv"
+    csv.write_text("id,x0,y,status\n0,0.5,1.0,ok\n")
+    one_line_error(invoke("run", "--problem", "branin", "--initial-from", str(csv)), "missing x1")
+    one_line_error(invoke("compare", "--initial-from", str(csv)), "--initial-from goes with 'dask-bo run'")
