@@ -248,10 +248,8 @@ def check_out(out: str | None, overwrite: bool, runs: tuple[str, ...] = ("",)) -
     any cluster starts."""
     if out is None:
         return
-    try:
-        from .journal import check_writable
-    except ImportError:
-        check_writable = _check_writable
+    from .journal import check_writable
+
     try:
         check_writable(out)
     except (OSError, ValueError) as error:
@@ -262,19 +260,6 @@ def check_out(out: str | None, overwrite: bool, runs: tuple[str, ...] = ("",)) -
                 f"--out {out} already holds a run: 'dask-bo resume {Path(out) / run}' continues it,"
                 f" --overwrite replaces it"
             )
-
-
-def _check_writable(out: str) -> None:
-    import os
-    import tempfile
-
-    try:
-        Path(out).mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=out, prefix=".dask-bo-probe-")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as error:
-        raise InputError(f"cannot write the run folder {out!r}: {error.strerror or error}; give a writable --out") from None
 
 
 def resumable(out: str | None) -> str | None:
