@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
-import inspect
 import logging
 import os
-import signal
 import sys
-import threading
 import warnings
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Callable
 
 import click
@@ -21,86 +18,36 @@ from .cli_options import (
     InputError, RunError, at_least, build_problem, check_out, connection_options, finished, resumable,
     run_options, security, target,
 )
-
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
-
-# Option -> the api's keyword, to name the option when the installed driver lacks it.
-_OPTION_OF = {
-    "rule": "--rule", "model": "--model", "direction": "--maximize", "initial_data": "--initial-from",
-    "eval_timeout_s": "--eval-timeout", "max_time_s": "--max-time", "target": "--target",
-    "max_in_flight": "--max-in-flight", "overwrite": "--overwrite", "objective": "--objective",
-    "allow_changed_objective": "--allow-changed-objective", "evaluations": "--evaluations",
-}
-_NEUTRAL = {"model": "auto", "direction": "minimize", "overwrite": False, "allow_changed_objective": False}
+from .cli_signals import EXIT_INTERRUPTED, Interrupts
 
 
-def _api() -> SimpleNamespace:
-    """The driver's entry points (imported when a command runs: ``--help`` stays quick)."""
-    from . import api
-    from .comparison import compare
-
-    return SimpleNamespace(
-        optimize=api.optimize, compare=compare, resume=api.resume, RunStopped=api.RunStopped,
-        RunInterrupted=api.RunInterrupted,
-    )
-
-
-def _accepted(accepted_by: Callable, **kwargs: Any) -> dict[str, Any]:
-    """``kwargs`` without the unset options (the api's defaults stand) and without what
-    ``accepted_by``'s signature lacks when it is neutral; an option the installed driver
-    cannot honour is refused (before any cluster starts)."""
-    kwargs = {name: value for name, value in kwargs.items() if value is not None}
-    params = inspect.signature(accepted_by).parameters
-    if "eval_timeout_s" in kwargs and "eval_timeout_s" not in params and "timeout_s" in params:
-        kwargs["timeout_s"] = kwargs.pop("eval_timeout_s")
-    for name in [n for n in kwargs if n not in params]:
-        value = kwargs.pop(name)
-        if value != _NEUTRAL.get(name):
-            raise InputError(f"{_OPTION_OF.get(name, name)} needs a newer dask_bo driver than the one installed")
-    return kwargs
-
-
-@contextlib.contextmanager
-def _interrupts():
-    """Ctrl-C or SIGTERM: the first stops the run cleanly (a KeyboardInterrupt the driver
-    turns into a journalled stop), a second quits at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread receives signals
-        return
-    received = []
-
-    def handler(signum, frame):
-        if received:
-            os.write(2, b"interrupted again: quitting now\n")
-            os._exit(EXIT_INTERRUPTED)
-        received.append(signum)
-        raise KeyboardInterrupt
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
+def _set(**kwargs: Any) -> dict[str, Any]:
+    """The options the user set: for the others the api's defaults stand."""
+    return {name: value for name, value in kwargs.items() if value is not None}
 
 
 def _command(f: Callable) -> Callable:
     """Set up logging and signals; turn an interruption into one line and exit code 130, and
-    a failed run into one line and exit code 1."""
+    a run that could not go on into one line and exit code 1."""
 
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
+        from distributed.client import FutureCancelledError
+
+        from . import api
+        from .journal import JournalError
+
         out = kwargs.get("out") or kwargs.get("directory")
+        _own_stderr()
         _setup_logging(kwargs.get("verbose", False))
-        api = _api()
         try:
-            with _interrupts():
-                return f(api, *args, **kwargs)
+            with Interrupts() as interrupts:
+                return f(api, interrupts, *args, **kwargs)
         except (KeyboardInterrupt, api.RunInterrupted):
             _interrupted(out)
-        except _journal_error() as error:
+        except JournalError as error:  # a folder the run may not use (another driver's)
             raise InputError(str(error).splitlines()[0]) from None
-        except _run_errors(api) as error:
+        except (api.RunStopped, FutureCancelledError, OSError, TimeoutError) as error:
             message = (str(error) or type(error).__name__).splitlines()[0]
             folder = resumable(out)
             if folder:
@@ -110,21 +57,6 @@ def _command(f: Callable) -> Callable:
     return wrapper
 
 
-def _run_errors(api: SimpleNamespace) -> tuple[type, ...]:
-    from distributed.client import FutureCancelledError
-
-    return (api.RunStopped, FutureCancelledError, OSError, TimeoutError)
-
-
-def _journal_error() -> tuple[type, ...]:
-    """A journal the run may not use (a folder another driver holds): bad input."""
-    try:
-        from .journal import JournalError
-    except ImportError:
-        return ()
-    return (JournalError,)
-
-
 def _interrupted(out: str | None) -> None:
     folder = resumable(out)
     if folder:
@@ -132,6 +64,17 @@ def _interrupted(out: str | None) -> None:
     else:
         click.echo("interrupted", err=True)
     raise click.exceptions.Exit(EXIT_INTERRUPTED)
+
+
+def _own_stderr() -> None:
+    """The command writes to its own copy of file descriptor 2: native output silenced by
+    pointing descriptor 2 elsewhere (TensorFlow's import, for seconds, from another thread)
+    must not swallow its messages."""
+    try:
+        if sys.stderr.fileno() == 2:
+            sys.stderr = os.fdopen(os.dup(2), "w", buffering=1, encoding=sys.stderr.encoding, errors="backslashreplace")
+    except (AttributeError, OSError, ValueError):  # not a real descriptor (a test's capture)
+        pass
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -217,10 +160,20 @@ def _driver_kwargs(o: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def _start(api: SimpleNamespace, o: dict[str, Any], runs: tuple[str, ...], **more: Any):
+def _start(o: dict[str, Any], runs: tuple[str, ...], **more: Any):
     """Check every input, then connect: (the api's keywords, client)."""
-    kwargs = _accepted(api.optimize, **_driver_kwargs(o), **more)
+    from .config import Settings, settings_from_options
+    from .warm import load_initial_data
+
+    kwargs = _set(**_driver_kwargs(o), **more)
     problem = build_problem(o["problem"], o["objective"], o["bounds"], o["space_file"], o["delay_scale"])
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    try:  # the api checks them again; here they are found before any cluster starts
+        settings_from_options({k: v for k, v in kwargs.items() if k in fields})
+        if "initial_data" in kwargs:
+            kwargs["initial_data"] = load_initial_data(kwargs["initial_data"], problem.space)
+    except (ValueError, TypeError) as error:
+        raise InputError(str(error).splitlines()[0]) from None
     where = target(o["scheduler"], o["scheduler_file"])
     tls = security(o["tls_ca_file"], o["tls_cert"], o["tls_key"])
     check_out(o["out"], o["overwrite"], runs)
@@ -231,14 +184,15 @@ def _start(api: SimpleNamespace, o: dict[str, Any], runs: tuple[str, ...], **mor
 @click.option("--mode", type=click.Choice(["async", "sync"]), default="async", show_default=True)
 @run_options
 @_command
-def run(api, mode, **o):
+def run(api, interrupts, mode, **o):
     """Minimise (or --maximize) a problem on a Dask cluster."""
-    kwargs, client = _start(api, o, ("",), mode=mode)
+    kwargs, client = _start(o, ("",), mode=mode)
     try:
         with _above_the_bar():
-            result = api.optimize(client=client, **kwargs)
+            result = api.optimize(client=client, stop=interrupts.stop, **kwargs)
     finally:
         _close(client)
+    interrupts.check()
     click.echo(_summary_table({mode: result.metrics()}))
     if o["out"]:
         click.echo(f"wrote {o['out']}/journal.jsonl, history.csv, result.json, regret.png")
@@ -249,14 +203,19 @@ def run(api, mode, **o):
 @main.command()
 @run_options
 @_command
-def compare(api, **o):
+def compare(api, interrupts, **o):
     """Run sync, then async, from the same initial data on the same cluster."""
-    kwargs, client = _start(api, o, ("sync", "async"))
+    if o["initial_from"] is not None:
+        raise InputError("--initial-from goes with 'dask-bo run': compare draws one initial design for both modes")
+    from .comparison import compare as compare_modes
+
+    kwargs, client = _start(o, ("sync", "async"))
     try:
         with _above_the_bar():
-            results = api.compare(client=client, **kwargs)
+            results = compare_modes(client=client, stop=interrupts.stop, **kwargs)
     finally:
         _close(client)
+    interrupts.check()
     click.echo(_summary_table({mode: r.metrics() for mode, r in results.items()}))
     sync_s, async_s = results["sync"].wall_s, results["async"].wall_s
     if async_s:
@@ -272,7 +231,7 @@ def compare(api, **o):
 @click.option("--evaluations", type=int, default=None, callback=at_least(1), help="A new total budget of evaluations after the initial design (extends a finished run).")
 @connection_options
 @_command
-def resume(api, directory, objective, allow_changed_objective, evaluations, scheduler, scheduler_file,
+def resume(api, interrupts, directory, objective, allow_changed_objective, evaluations, scheduler, scheduler_file,
            workers, tls_ca_file, tls_cert, tls_key, no_progress, verbose):
     """Continue an interrupted run from DIRECTORY/journal.jsonl and finish its budget."""
     from .journal import read_journal
@@ -286,16 +245,17 @@ def resume(api, directory, objective, allow_changed_objective, evaluations, sche
     if finished(events) and evaluations is None:
         click.echo(f"the run in {directory} is finished; 'dask-bo resume {directory} --evaluations N' extends its budget to N", err=True)
         return
-    kwargs = _accepted(
-        api.resume, out=directory, objective=objective, progress=not no_progress,
+    kwargs = _set(
+        out=directory, objective=objective, progress=not no_progress,
         allow_changed_objective=allow_changed_objective, evaluations=evaluations,
     )
     client = _client(where, workers, tls, verbose)
     try:
         with _above_the_bar():
-            result = api.resume(client=client, **kwargs)
+            result = api.resume(client=client, stop=interrupts.stop, **kwargs)
     finally:
         _close(client)
+    interrupts.check()
     click.echo(_summary_table({result.mode: result.metrics()}))
     if result.stopped_early:
         raise RunError(f"stopped early: {result.stopped_early}")

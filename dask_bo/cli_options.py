@@ -111,13 +111,18 @@ def check_existing(ctx, param, value):
 
 
 class RuleOption(click.Option):
-    """``--rule``, whose help lists the rules with their descriptions, loaded only for help."""
+    """``--rule``, whose help lists the rules with their descriptions: read only when help is
+    shown (``--help``, sphinx-click), so that a run does not import the strategies for it."""
 
-    def get_help_record(self, ctx):
-        self.help = "Acquisition rule (default local-penalization): " + "; ".join(
+    @property
+    def help(self) -> str:
+        return "Acquisition rule (default local-penalization): " + "; ".join(
             f"{name}: {text}" if text else name for name, text in rules().items()
         )
-        return super().get_help_record(ctx)
+
+    @help.setter
+    def help(self, value: str | None) -> None:
+        pass  # computed above
 
 
 def run_options(f: Callable) -> Callable:
@@ -243,10 +248,8 @@ def check_out(out: str | None, overwrite: bool, runs: tuple[str, ...] = ("",)) -
     any cluster starts."""
     if out is None:
         return
-    try:
-        from .journal import check_writable
-    except ImportError:
-        check_writable = _check_writable
+    from .journal import check_writable
+
     try:
         check_writable(out)
     except (OSError, ValueError) as error:
@@ -257,19 +260,6 @@ def check_out(out: str | None, overwrite: bool, runs: tuple[str, ...] = ("",)) -
                 f"--out {out} already holds a run: 'dask-bo resume {Path(out) / run}' continues it,"
                 f" --overwrite replaces it"
             )
-
-
-def _check_writable(out: str) -> None:
-    import os
-    import tempfile
-
-    try:
-        Path(out).mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=out, prefix=".dask-bo-probe-")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as error:
-        raise InputError(f"cannot write the run folder {out!r}: {error.strerror or error}; give a writable --out") from None
 
 
 def resumable(out: str | None) -> str | None:
@@ -304,9 +294,12 @@ def _events(path: Path) -> list[dict]:
 
 
 def finished(events: list[dict]) -> bool:
-    """Whether a journal's run finished (no driver started after its last ``finished``)."""
+    """Whether a journal's run spent its budget: its last ``finished`` event (no driver went
+    on after it) says it did not stop early (a run that did may go on: max time, failures)."""
     kinds = [e.get("event") for e in events]
     if "finished" not in kinds:
         return False
     last = len(kinds) - 1 - kinds[::-1].index("finished")
-    return "resumed" not in kinds[last:]
+    metrics = events[last].get("metrics")
+    stopped_early = metrics.get("stopped_early") if isinstance(metrics, dict) else None
+    return "resumed" not in kinds[last:] and not stopped_early

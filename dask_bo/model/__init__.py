@@ -75,20 +75,36 @@ def trace_without_autograph(*packages: str) -> bool:
 @contextlib.contextmanager
 def _native_stderr_silenced() -> Iterator[None]:
     """TensorFlow's native code announces missing CUDA plugins on file descriptor 2 while it
-    loads, whatever TF_CPP_MIN_LOG_LEVEL says; on a CPU machine that is noise."""
+    loads, whatever TF_CPP_MIN_LOG_LEVEL says; on a CPU machine that is noise. Meanwhile file
+    descriptor 2 is a pipe whose other lines reach the real stderr: the import runs while the
+    initial design does, and whatever the process writes then must not be lost."""
     try:
         saved = os.dup(2)
     except OSError:  # no file descriptor 2 (some embedded interpreters): nothing to silence
         yield
         return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
+    read_end, write_end = os.pipe()
+    forward = threading.Thread(target=_forward_stderr, args=(read_end, saved), name="dask-bo-stderr", daemon=True)
+    forward.start()
+    os.dup2(write_end, 2)
+    os.close(write_end)
     try:
         yield
     finally:
-        os.dup2(saved, 2)
+        os.dup2(saved, 2)  # the pipe's last writer closes: the forwarder drains and ends
+        forward.join(5)
         os.close(saved)
-        os.close(devnull)
+
+
+_NATIVE_NOISE = ("cuda", "cudnn", "cublas", "cufft", "absl::", "tensorrt", "tf-trt", "onednn", "gpu will not be used")
+
+
+def _forward_stderr(read_end: int, target: int) -> None:
+    """Copy lines from ``read_end`` to ``target``, but TensorFlow's native start-up noise."""
+    with os.fdopen(read_end, "rb") as lines:
+        for line in lines:
+            if not any(word in line.decode(errors="replace").lower() for word in _NATIVE_NOISE):
+                os.write(target, line)
 
 
 _blas = None

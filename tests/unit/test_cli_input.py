@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import threading
 import types
 
 import pytest
@@ -15,6 +16,7 @@ from dask_bo.cli_options import (
     FALLBACK_RULES, InputError, NAMED_DELAY_SCALE, build_problem, check_out, finished, resumable,
     rules, target,
 )
+from dask_bo.cli_signals import Interrupts
 from dask_bo.cluster import check_address
 
 
@@ -155,14 +157,8 @@ def test_rule_help_lists_each_rule_with_its_description(monkeypatch):
     one_line_error(invoke("run", "--rule", "kriging-beleiver"), "did you mean 'kriging-believer'?")
 
 
-def test_options_the_installed_driver_lacks_are_refused_or_mapped():
-    def old_optimize(problem, *, client=None, evaluations=30, timeout_s=None):
-        pass
-
-    kwargs = cli._accepted(old_optimize, evaluations=4, eval_timeout_s=2.0, rule=None, model="auto")
-    assert kwargs == {"evaluations": 4, "timeout_s": 2.0}
-    with pytest.raises(InputError, match=r"^--maximize needs a newer dask_bo driver"):
-        cli._accepted(old_optimize, direction="maximize")
+def test_only_the_options_set_reach_the_api():
+    assert cli._set(evaluations=4, rule=None, target=None, overwrite=False) == {"evaluations": 4, "overwrite": False}
 
 
 def journal(folder, *events):
@@ -204,6 +200,8 @@ def test_finished_means_no_driver_went_on_after():
     assert finished([START, done])
     assert not finished([START, done, {"event": "resumed"}])
     assert finished([START, done, {"event": "resumed"}, done])
+    early = {"event": "finished", "metrics": {"stopped_early": "reached max_time_s=60"}}
+    assert not finished([START, early])  # resume may go on
 
 
 def test_resume_input_errors(tmp_path):
@@ -220,26 +218,32 @@ def test_resuming_a_finished_run_says_so_without_a_cluster(tmp_path):
 
 
 def test_a_signal_inside_a_command_is_a_keyboard_interrupt_then_handlers_are_restored():
-    before = signal.getsignal(signal.SIGTERM)
+    before = signal.getsignal(signal.SIGTERM), sys.unraisablehook
     with pytest.raises(KeyboardInterrupt):
-        with cli._interrupts():
+        with Interrupts() as interrupts:
             signal.raise_signal(signal.SIGTERM)
-    assert signal.getsignal(signal.SIGTERM) is before
+    assert interrupts.received.is_set()
+    assert (signal.getsignal(signal.SIGTERM), sys.unraisablehook) == before
+    assert not interrupts.stop.is_set()  # the interrupt got through: no need to stop the run
 
 
-def test_space_file_errors_are_one_line(tmp_path, monkeypatch):
-    one_line_error(invoke("run", "--objective", "math:hypot", "--space", str(tmp_path / "no.toml")), "is not a file")
-    space_file = tmp_path / "space.toml"
-    space_file.write_text("[parameters.x]\n")
-    fake = types.ModuleType("dask_bo.space")
+def test_an_interrupt_python_dropped_still_stops_the_run(monkeypatch):
+    class Dropping:
+        def __del__(self):  # where Python prints an exception instead of raising it
+            signal.raise_signal(signal.SIGINT)
 
-    class Space:
-        @staticmethod
-        def from_toml(path):
-            raise ValueError(f"{path}: parameter 'x' has no type; give type = 'float', 'int' or 'categorical'")
+    stopped = threading.Event()
+    monkeypatch.setattr(Interrupts, "grace_s", 0.0)
+    with Interrupts() as interrupts:
+        interrupts.stop.listen(stopped.set)
+        Dropping()  # collected at once: the KeyboardInterrupt is dropped
+        assert stopped.wait(10), "the run's stop signal was not set"
+        with pytest.raises(KeyboardInterrupt):
+            interrupts.check()  # the command then ends as interrupted
 
-    fake.Space = Space
-    monkeypatch.setitem(sys.modules, "dask_bo.space", fake)
-    one_line_error(invoke("run", "--objective", "math:hypot", "--space", str(space_file)), "parameter 'x' has no type")
-    monkeypatch.setitem(sys.modules, "dask_bo.space", None)
-    one_line_error(invoke("run", "--objective", "math:hypot", "--space", str(space_file)), "--space needs dask_bo.space")
+
+def test_initial_data_is_read_and_checked_before_the_cluster(tmp_path):
+    csv = tmp_path / "history.csv"
+    csv.write_text("id,x0,y,status\n0,0.5,1.0,ok\n")
+    one_line_error(invoke("run", "--problem", "branin", "--initial-from", str(csv)), "missing x1")
+    one_line_error(invoke("compare", "--initial-from", str(csv)), "--initial-from goes with 'dask-bo run'")
