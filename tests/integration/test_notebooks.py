@@ -15,8 +15,7 @@ KERNEL = "python3"
 CELL_TIMEOUT_S = 300
 
 
-@pytest.fixture(scope="module")
-def kernel_name() -> str:
+def ensure_kernel() -> str:
     """The ``python3`` kernel, its spec installed for this user if Jupyter lacks one."""
     from jupyter_client.kernelspec import find_kernel_specs
 
@@ -26,6 +25,11 @@ def kernel_name() -> str:
         install(user=True, kernel_name=KERNEL)
     assert KERNEL in find_kernel_specs(), f"no {KERNEL!r} kernel, got {find_kernel_specs()}"
     return KERNEL
+
+
+@pytest.fixture(scope="module")
+def kernel_name() -> str:
+    return ensure_kernel()
 
 
 def execute(name: str, cwd: Path, kernel_name: str, monkeypatch) -> nbformat.NotebookNode:
