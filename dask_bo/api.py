@@ -1,0 +1,351 @@
+"""optimize, compare, resume, start: wire the parts, run the loop, save what it produced."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import threading
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from .backend import Backend, RunStopped, SchedulerLost
+from .config import DEFAULT_RULE, Settings, settings_from_options
+from .design import Design
+from .events import Event, replay
+from .journal import Journal, check_writable, read_journal
+from .loop import Loop, RunInterrupted, StopSignal
+from .problems import Problem, get_problem, problem_from_description
+from .progress import Progress, Publisher
+from .records import INITIAL, Evaluation
+from .result import Result
+from .warm import load_initial_data
+
+__all__ = ["optimize", "compare", "resume", "start", "RunHandle", "RunStopped", "RunInterrupted",
+           "SchedulerLost"]
+
+logger = logging.getLogger("dask_bo")
+
+
+def _import_model_stack() -> None:
+    """TensorFlow and trieste take seconds to import: done while the initial design runs."""
+    try:
+        from .model import configure
+
+        configure()
+        import trieste.acquisition  # noqa: F401
+        import trieste.models.gpflow  # noqa: F401
+    except Exception as error:  # the model's own build reports it
+        logger.debug("importing the model stack failed: %r", error)
+
+
+def _strategy_factory(space, settings: Settings, threads: Callable[[], int]):
+    def make(u, y):
+        from .strategies import Strategy
+
+        return Strategy(
+            space.encoded_dim, u, y, rule=settings.rule, asynchronous=settings.mode == "async",
+            batch_size=threads(), model=settings.model, seed=settings.seed, snap=space.snap,
+            refit_fraction=settings.refit_fraction,
+        )
+
+    return make
+
+
+def _client(client: Any, workers: int):
+    from .cluster import as_client
+
+    return as_client(client, workers)
+
+
+def _drive(
+    client, problem: Problem, settings: Settings, history: list[Evaluation], journal: Journal | None,
+    *, run_id: str, progress: bool, callbacks: Iterable, stop: StopSignal | None,
+    initial: int, in_flight: list[dict] = (), started_at: float | None = None, paused_s: float = 0.0,
+    threads_before: list = (),
+) -> Result:
+    """Run the loop on ``client`` and return the result (saved by the caller)."""
+    write = journal.write if journal is not None else (lambda *a, **k: None)
+    publisher = Publisher(client, run_id)
+    backend = Backend(client, problem, f"{run_id}{uuid.uuid4().hex[:4]}", settings.eval_timeout_s)
+    result = Result(
+        mode=settings.mode, problem=problem.name, workers=backend.threads(), seed=settings.seed,
+        history=list(history), started_at=started_at or backend.clock(), minimum=problem.minimum,
+        rule=settings.rule, direction=settings.direction, space=problem.space,
+        threads=list(threads_before), paused_s=paused_s,
+    )
+    driven_done = len(result.driven)
+    bar = Progress(settings.evaluations, progress, f"{settings.mode} {problem.name}",
+                   initial=driven_done - sum(s["proposal"] != INITIAL for s in in_flight))
+    design = Design(problem.space, settings, history, _strategy_factory(problem.space, settings, backend.threads),
+                    backend.threads, in_flight=in_flight)
+    info = {"mode": settings.mode, "problem": problem.name, "rule": settings.rule,
+            "workers": result.workers, "budget": settings.evaluations, "minimum": problem.minimum,
+            "dim": problem.space.dim, "names": list(problem.space.names), "direction": settings.direction}
+    publisher.publish(Event.START, **info)
+    loop = Loop(backend, design, settings, result, write=write, publish=publisher.publish, progress=bar,
+                callbacks=tuple(callbacks), stop_requested=stop, next_id=max([e.id for e in history] +
+                [s["id"] for s in in_flight], default=-1) + 1, driver=info, resumed=started_at is not None)
+    first = design.resumed(in_flight) + (design.initial(initial) if initial else [])
+    # Started after the design is drawn: a thread importing a module blocks others that need it.
+    threading.Thread(target=_import_model_stack, name="dask-bo-import", daemon=True).start()
+    try:
+        loop.run(first)
+    finally:
+        design.stop()
+        result.threads.extend(backend.threads_over_time)
+        backend.close()
+        bar.close()
+        publisher.publish(Event.FINISHED, wall_s=result.wall_s)
+        publisher.close()
+    result.stopped_early = loop.stopped_early
+    if not any(e.ok for e in result.history):
+        errors = "; ".join(sorted({str(e.error) for e in result.history})[:3])
+        result.stopped_early = result.stopped_early or f"no evaluation succeeded (errors: {errors})"
+    write(Event.FINISHED, metrics=result.metrics())
+    return result
+
+
+def _save(result: Result, out: str | Path | None) -> None:
+    if out is None:
+        return
+    try:
+        result.save(out)
+    except OSError as error:
+        raise RunStopped(
+            f"the run finished (its journal {Path(out) / 'journal.jsonl'} holds every result) but"
+            f" writing its files failed: {error}; 'dask-bo report {out}' writes them again"
+        ) from None
+
+
+def optimize(
+    problem: Problem | str,
+    *,
+    client: Any = None,
+    mode: str = "async",
+    rule: str = DEFAULT_RULE,
+    model: str = "auto",
+    evaluations: int = 30,
+    initial: int = 3,
+    initial_data: Any = None,
+    seed: int | None = 0,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    max_failures: int | None = None,
+    eval_timeout_s: float | None = None,
+    max_time_s: float | None = None,
+    target: float | None = None,
+    direction: str = "minimize",
+    max_in_flight: int | None = None,
+    callbacks: Iterable[Callable[[Evaluation, Result], Any]] = (),
+    workers: int = 3,
+    stop: StopSignal | None = None,
+    **advanced: Any,
+) -> Result:
+    """Minimize (or maximize) ``problem`` on a Dask cluster.
+
+    :param problem: A :class:`~dask_bo.Problem` or the name of a benchmark problem
+        (:data:`~dask_bo.PROBLEM_NAMES`).
+    :param client: Where to run: ``None`` (a local cluster of ``workers`` processes), a
+        scheduler address, a :class:`distributed.Client`, a cluster object (``LocalCluster``,
+        ``dask_jobqueue.SLURMCluster``, ...) or the path of a scheduler file.
+    :param mode: ``"async"`` (refill each worker the moment it frees up, the points in flight
+        pending) or ``"sync"`` (batches as large as the worker threads, each waiting for its
+        slowest point).
+    :param rule: The acquisition rule (``dask-bo run --help`` lists them).
+    :param model: ``"exact"`` GP, ``"sparse"`` GP, or ``"auto"`` (sparse past a size).
+    :param evaluations: Evaluations after the initial design, whatever their outcome.
+    :param initial: Points of the initial design (none when ``initial_data`` is given).
+    :param initial_data: Earlier evaluations to start from, as data only (they never count
+        against ``evaluations``): a list of :class:`~dask_bo.Evaluation`, a
+        :class:`~dask_bo.Result`, a run's ``--out`` folder or a ``history.csv``.
+    :param seed: Seeds the initial design and the model (``None``: not reproducible).
+    :param out: A folder for ``journal.jsonl``, ``history.csv``, ``result.json`` and the plots.
+    :param overwrite: Replace a run already in ``out`` (otherwise refused).
+    :param progress: Show a progress bar.
+    :param max_failures: Stop once this many evaluations have failed.
+    :param eval_timeout_s: Stop an evaluation after this many seconds on its worker.
+    :param max_time_s: Send no new point after this many seconds (what is out is gathered).
+    :param target: Send no new point once the best value reaches this.
+    :param direction: ``"minimize"`` or ``"maximize"``.
+    :param max_in_flight: At most this many evaluations at once (default: one per thread).
+    :param callbacks: Each called as ``f(record, result)`` after every evaluation; a true
+        return value stops the run.
+    :param workers: Worker processes of the local cluster started when ``client`` is None.
+    :param stop: A :class:`~dask_bo.loop.StopSignal`; setting it from another thread stops
+        the run cleanly (:func:`start` does this for you).
+    :param advanced: ``refit_fraction``, ``explore_fraction``; ``timeout_s`` (deprecated name
+        of ``eval_timeout_s``).
+    :return: The :class:`~dask_bo.Result`; ``stopped_early`` says why a run stopped short.
+    :raise RunInterrupted: Ctrl-C or SIGTERM; the journal holds the run for ``resume``.
+    """
+    if isinstance(problem, str):
+        problem = get_problem(problem)
+    settings = settings_from_options(dict(
+        mode=mode, rule=rule, model=model, evaluations=evaluations, initial=initial, seed=seed,
+        max_failures=max_failures, eval_timeout_s=eval_timeout_s, max_time_s=max_time_s,
+        target=target, direction=direction, max_in_flight=max_in_flight, **advanced,
+    ))
+    history = load_initial_data(initial_data, problem.space)
+    if out is not None:
+        check_writable(out)
+    client, owned = _client(client, workers)
+    run_id = uuid.uuid4().hex[:8]
+    journal = None
+    try:
+        config = {"settings": settings.to_dict(), "problem": problem.describe()}
+        if out is not None:
+            journal = Journal.create(out, run_id, config, overwrite=overwrite)
+            for record in history:
+                journal.write(Event.EVALUATED, **record.to_dict())
+        result = _drive(
+            client, problem, settings, history, journal, run_id=run_id, progress=progress,
+            callbacks=callbacks, stop=stop, initial=0 if history else settings.initial,
+        )
+    finally:
+        if journal is not None:
+            journal.close()
+        if owned:
+            client.close()
+    _save(result, out)
+    return result
+
+
+def compare(problem: Problem | str, *, client: Any = None, out: str | Path | None = None,
+            initial: int = 3, seed: int | None = 0, workers: int = 3, progress: bool = True,
+            **options: Any) -> dict[str, Result]:
+    """Run sync, then async, from the same initial design on the same cluster.
+
+    Takes :func:`optimize`'s options (but ``mode`` and ``initial_data``). Writes
+    ``out/sync/``, ``out/async/``, ``out/comparison.png`` and ``out/comparison.json``.
+
+    :return: ``{"sync": Result, "async": Result}``.
+    """
+    from .seeding import initial_design, warm_up
+
+    if isinstance(problem, str):
+        problem = get_problem(problem)
+    for mode in ("sync", "async"):
+        if out is not None:
+            check_writable(Path(out) / mode)
+    client, owned = _client(client, workers)
+    try:
+        history = initial_design(client, problem, initial, seed, options.get("eval_timeout_s"))
+        warm_up(problem, history, options)
+        results = {
+            mode: optimize(problem, client=client, mode=mode, seed=seed, initial_data=history,
+                           out=None if out is None else Path(out) / mode, progress=progress, **options)
+            for mode in ("sync", "async")
+        }
+    finally:
+        if owned:
+            client.close()
+    if out is not None:
+        save_comparison(results, Path(out))
+    return results
+
+
+def save_comparison(results: dict[str, Result], out: Path) -> None:
+    from .plotting import plot_comparison
+
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {mode: r.metrics() for mode, r in results.items()}
+    if "sync" in results and "async" in results and summary["async"]["wall_s"]:
+        summary["speedup"] = summary["sync"]["wall_s"] / summary["async"]["wall_s"]
+    (out / "comparison.json").write_text(json.dumps(summary, indent=2) + "\n")
+    plot_comparison(results, out / "comparison.png")
+
+
+def resume(
+    out: str | Path, *, client: Any = None, objective: Callable | str | None = None,
+    allow_changed_objective: bool = False, evaluations: int | None = None,
+    progress: bool = True, workers: int = 3, callbacks: Iterable = (), stop: StopSignal | None = None,
+) -> Result:
+    """Continue a stopped run from its journal: every evaluation it recorded is kept, the
+    points it had in flight are sent again under their own ids, and it finishes its budget.
+
+    :param out: The run's ``--out`` folder.
+    :param objective: The objective again: the function (for a run of a Python function), or
+        ``MODULE:FUNCTION`` / ``path/to/file.py:FUNCTION`` (for a file that moved).
+    :param allow_changed_objective: Resume although the objective's file changed since the run
+        began (otherwise refused: its values would not be comparable).
+    :param evaluations: A new total budget (to extend a finished run).
+    :raise RunStopped: The run is finished (say ``evaluations`` to extend it).
+    """
+    out = Path(out)
+    events = read_journal(out)
+    state = replay(events)
+    if state.config is None:
+        raise ValueError(f"{out / 'journal.jsonl'} has no 'start' event: it does not describe a run")
+    settings = Settings.from_dict(state.config["settings"])
+    budgets = [e["evaluations"] for e in events if e.get("event") == Event.RESUMED and e.get("evaluations")]
+    if evaluations is not None or budgets:  # a budget extended by an earlier resume holds
+        settings = dataclasses.replace(settings, evaluations=evaluations or budgets[-1])
+    problem = problem_from_description(state.config["problem"], objective, allow_changed_objective)
+    if not state.in_flight and state.driven_submitted >= settings.evaluations:
+        raise RunStopped(
+            f"the run in {out} is finished ({state.driven_submitted} of {settings.evaluations}"
+            f" evaluations); to go on, give a larger budget (resume --evaluations N)"
+        )
+    client, owned = _client(client, workers)
+    journal = Journal.reopen(out)
+    try:
+        journal.write(Event.RESUMED, in_flight=[s["id"] for s in state.in_flight],
+                      evaluations=settings.evaluations)
+        has_design = any(e.proposal in (INITIAL, "warm") for e in state.history) or any(
+            s["proposal"] == INITIAL for s in state.in_flight)
+        resumed_state = replay(read_journal(out))
+        result = _drive(
+            client, problem, settings, state.history, journal, run_id=state.run_id or uuid.uuid4().hex[:8],
+            progress=progress, callbacks=callbacks, stop=stop,
+            initial=0 if has_design else settings.initial, in_flight=state.in_flight,
+            started_at=state.started_at, paused_s=resumed_state.paused_s,
+            threads_before=resumed_state.threads,
+        )
+    finally:
+        journal.close()
+        if owned:
+            client.close()
+    _save(result, out)
+    return result
+
+
+class RunHandle:
+    """A run going on in a thread of its own (from :func:`start`): stop it from another
+    thread or notebook cell, and collect its result."""
+
+    def __init__(self, problem: Problem | str, options: dict[str, Any]):
+        self._stop = StopSignal()
+        self._result: Result | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(problem, options), name="dask-bo-run", daemon=True)
+        self._thread.start()
+
+    def _run(self, problem, options) -> None:
+        try:
+            self._result = optimize(problem, stop=self._stop, **options)
+        except BaseException as error:  # handed to whoever asks for the result
+            self._error = error
+
+    def stop(self) -> None:
+        """Send no new point, cancel those in flight (``resume`` can send them again)."""
+        self._stop.set()
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def result(self, timeout_s: float | None = None) -> Result:
+        """Wait for the run (at most ``timeout_s``) and return its :class:`~dask_bo.Result`."""
+        self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            raise TimeoutError(f"the run is still going after {timeout_s} s")
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+def start(problem: Problem | str, **options: Any) -> RunHandle:
+    """:func:`optimize` in a background thread; :return: a :class:`RunHandle`."""
+    return RunHandle(problem, options)

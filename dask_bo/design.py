@@ -1,0 +1,174 @@
+"""What a run evaluates before its model exists, and the hand-over to the model.
+
+The initial design goes out at once. In asynchronous mode a worker that frees up before the
+whole design is back gets a space-filling point (``explore``), within the exploration budget;
+once the design is back, the model's prefetcher takes over (:mod:`dask_bo.strategies.prefetch`).
+In synchronous mode the first batch waits for the whole design (:mod:`dask_bo.strategies.batch`).
+Either way the model is built only from data it can fit: while the successful values hold
+fewer than two distinct numbers, more space-filling points go out, within the budget.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from typing import Any, Callable
+
+import numpy as np
+
+from .config import Settings
+from .loop import Proposal
+from .records import INITIAL, Evaluation, observations
+
+logger = logging.getLogger("dask_bo")
+
+MIN_DISTINCT_VALUES = 2
+"""Successful values a GP needs to fit a variance."""
+
+
+def fittable(records: list[Evaluation]) -> bool:
+    """Whether the successful values hold at least two distinct numbers."""
+    return len({r.y for r in records if r.ok}) >= MIN_DISTINCT_VALUES
+
+
+class Design:
+    """The loop's proposer: the initial design, then the model's.
+
+    :param space: The search space (encoding and decoding, sampling).
+    :param settings: Mode, rule, model, seed, budget.
+    :param records: What the run knows already (initial data, a resumed run's history).
+    :param make_strategy: ``(u [N, E], y [N, 1]) -> Strategy``; values lower-is-better.
+    :param threads: Worker threads now (for the prefetcher's capacity).
+    :param in_flight: Submissions a stopped driver left in flight (``id``, ``x``,
+        ``proposal``): pending for the model, sent again by the loop.
+    """
+
+    def __init__(
+        self, space: Any, settings: Settings, records: list[Evaluation],
+        make_strategy: Callable[[np.ndarray, np.ndarray], Any], threads: Callable[[], int],
+        in_flight: list[dict] = (),
+    ):
+        self.space, self.settings = space, settings
+        self.records = list(records)
+        self._make_strategy = make_strategy
+        self._threads = threads
+        self._sign = -1.0 if settings.maximize else 1.0
+        self._rng = np.random.default_rng(None if settings.seed is None else settings.seed + 1)
+        self._in_flight: dict[Any, np.ndarray] = {("id", s["id"]): self._encode(s["x"]) for s in in_flight}
+        self._initial_out = sum(s["proposal"] == INITIAL for s in in_flight)
+        self._tokens = itertools.count()
+        self._explore_left = max(1, int(settings.explore_fraction * settings.evaluations))
+        self._model: Any = None  # a Prefetcher (async) or a BatchProposer (sync)
+        self._warned = False
+
+    def _encode(self, x) -> np.ndarray:
+        return self.space.encode(np.asarray([x], dtype=np.float64))[0]
+
+    def _decode(self, u: np.ndarray) -> list[float]:
+        return [float(v) for v in self.space.decode(np.asarray(u)[None, :])[0]]
+
+    def initial(self, n: int) -> list[Proposal]:
+        """The initial design: ``n`` space-filling points (seeded), out at once."""
+        points = self.space.sample(n, self.settings.seed)
+        proposals = [Proposal([float(v) for v in x], INITIAL) for x in points]
+        for p in proposals:
+            p.token = ("initial", next(self._tokens))
+            self._in_flight[p.token] = self._encode(p.x)
+        self._initial_out += len(proposals)
+        return proposals
+
+    def resumed(self, pending: list[dict]) -> list[Proposal]:
+        """Proposals for the points a stopped driver left in flight, under their own ids."""
+        return [Proposal(list(s["x"]), s["proposal"], token=("id", s["id"]), id=s["id"]) for s in pending]
+
+    # -- the loop's side ----------------------------------------------------------------
+    def suggest(self, n: int) -> list[Proposal]:
+        if self._model is None and not self._start_model():
+            return self._explore(n)
+        if self.settings.mode == "sync":
+            return self._model.suggest(n)
+        self._model.capacity = self._threads()
+        out = []
+        for _ in range(n):
+            key, u, proposal = self._model.next_point()
+            out.append(Proposal(self._decode(u), proposal, token=key))
+        return out
+
+    def tell(self, proposal: Proposal, record: Evaluation) -> None:
+        self.records.append(record)
+        if proposal.proposal == INITIAL and proposal.token in self._in_flight:
+            self._initial_out = max(0, self._initial_out - 1)
+        u = self._in_flight.pop(proposal.token, None)
+        if self._model is None:
+            return
+        if self.settings.mode == "sync":
+            self._model.tell(proposal, record)
+            return
+        y = self._sign * record.y if record.ok else None
+        self._model.observe(proposal.token, self._encode(record.x) if u is None else u, y, record.duration_s)
+
+    def stop(self) -> Any:
+        """Stop the model's thread; :return: the strategy (``None`` if never built)."""
+        return None if self._model is None else self._model.stop()
+
+    # -- before the model ---------------------------------------------------------------
+    def _start_model(self) -> bool:
+        if self._initial_out or not fittable(self.records):
+            return False
+        u, y = self.data()
+        if self.settings.mode == "sync":
+            if self._in_flight:
+                return False  # a batch begins with everything back
+            from .strategies.batch import BatchProposer
+
+            self._model = BatchProposer(self._make_strategy(u, y), self.space, self.settings.maximize)
+            return True
+        from .strategies.prefetch import Prefetcher
+
+        self._model = Prefetcher(
+            lambda: self._make_strategy(u, y), capacity=self._threads(),
+            max_explore=self._explore_left,
+            space_filling=self._space_filling,
+            dim=self.space.encoded_dim, in_flight=dict(self._in_flight), taken=self._taken(),
+        )
+        self._model.start()
+        return True
+
+    def _space_filling(self, taken_u: np.ndarray) -> np.ndarray:
+        """A feasible point far from those taken [T, E]. :return: u [E]."""
+        taken_x = self.space.decode(taken_u) if len(taken_u) else np.zeros((0, self.space.dim))
+        return self._encode(self.space.space_filling(taken_x, self._rng))
+
+    def data(self) -> tuple[np.ndarray, np.ndarray]:
+        x, y = observations(self.records)
+        return self.space.encode(x), self._sign * y
+
+    def _taken(self) -> np.ndarray:
+        known = [self._encode(r.x) for r in self.records] + list(self._in_flight.values())
+        return np.array(known).reshape(-1, self.space.encoded_dim)
+
+    def _explore(self, n: int) -> list[Proposal]:
+        """Space-filling points for free workers before the model exists: in asynchronous
+        mode while the initial design is out (within the exploration budget), in both modes
+        while the data cannot be fitted (within the evaluation budget)."""
+        unfittable = not self._initial_out and not fittable(self.records)
+        if unfittable and not self._warned:
+            self._warned = True
+            ok = len([r for r in self.records if r.ok])
+            logger.warning(
+                "the initial design gave %d successful evaluation%s with fewer than %d distinct"
+                " values: drawing space-filling points (from the evaluations budget) until the"
+                " model can be fitted", ok, "" if ok == 1 else "s", MIN_DISTINCT_VALUES,
+            )
+        if self.settings.mode == "sync" and (self._in_flight or not unfittable):
+            return []  # a batch begins with everything back
+        if not unfittable:
+            n = min(n, self._explore_left)
+            self._explore_left -= n
+        out = []
+        for _ in range(max(n, 0)):
+            x = self._decode(self._space_filling(self._taken()))
+            p = Proposal(x, "explore", token=("explore", next(self._tokens)))
+            self._in_flight[p.token] = self._encode(x)
+            out.append(p)
+        return out
