@@ -57,6 +57,54 @@ autodoc_default_options = {"members": True, "undoc-members": False, "show-inheri
 nitpicky = False
 
 # Every parameter of a public function, class or method must have a :param: field (the
-# public_api extension warns, and -W makes the warning an error).
+# public_api extension warns, and -W makes the warning an error), except those listed here:
+# the docstrings still to complete. The list only shrinks; the build says which entries are
+# documented now ("take off public_api_undocumented: ...").
 public_api_require_params = True
+public_api_undocumented = [
+    "dask_bo.Evaluation: id",
+    "dask_bo.Evaluation: status",
+    "dask_bo.Evaluation: proposal",
+    "dask_bo.Evaluation: worker",
+    "dask_bo.Evaluation: submitted_at",
+    "dask_bo.Evaluation: started_at",
+    "dask_bo.Evaluation: finished_at",
+    "dask_bo.Evaluation: duration_s",
+    "dask_bo.Evaluation: error",
+    "dask_bo.Evaluation: traceback",
+    "dask_bo.Evaluation.from_dict: d",
+    "dask_bo.Result: seed",
+    "dask_bo.Result.write_history_csv: path",
+    "dask_bo.Result.write_plots: out",
+    "dask_bo.Result.save: out",
+    "dask_bo.RunHandle: problem",
+    "dask_bo.RunHandle: options",
+    "dask_bo.RunHandle.result: timeout_s",
+    "dask_bo.Settings.reached: best_y",
+    "dask_bo.Settings.from_dict: values",
+    "dask_bo.StopSignal.listen: listener",
+    "dask_bo.Strategy.tell: x",
+    "dask_bo.Strategy.tell: y",
+    "dask_bo.Strategy.ask: n",
+    "dask_bo.Strategy.ask_thompson: n",
+    "dask_bo.Strategy.ask_thompson: pending",
+    "dask_bo.compare: problem",
+    "dask_bo.compare: client",
+    "dask_bo.compare: out",
+    "dask_bo.compare: initial",
+    "dask_bo.compare: seed",
+    "dask_bo.compare: workers",
+    "dask_bo.compare: progress",
+    "dask_bo.compare: options",
+    "dask_bo.connect: threads_per_worker",
+    "dask_bo.dashboard_page_link: client",
+    "dask_bo.load_result: directory",
+    "dask_bo.resume: client",
+    "dask_bo.resume: progress",
+    "dask_bo.resume: workers",
+    "dask_bo.resume: callbacks",
+    "dask_bo.resume: stop",
+    "dask_bo.start: problem",
+    "dask_bo.start: options",
+]
 autoclass_content = "both"  # a class's docstring and its __init__'s: dataclasses document fields in the first
