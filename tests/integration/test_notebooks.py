@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,8 @@ def tagged_text(notebook, tag: str) -> str:
 # a saved notebook would show frozen: neither belongs in a notebook's outputs.
 NOISE = ("absl::InitializeLog", "Unable to register cu", "cuda_drivers", "cpu_feature_guard",
          "rebuild TensorFlow")
+# A model step that failed (the run went on with fallback points): not what a notebook shows.
+MODEL_FAILED = re.compile(r"the model's \w+ failed")
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
@@ -86,6 +89,7 @@ def noise(notebook) -> list[str]:
         for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
             text = output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
             found += [f"{marker!r} in {text[:200]!r}" for marker in NOISE if marker in text]
+            found += [f"{text[:300]!r}" for _ in MODEL_FAILED.findall(text)[:1]]
             if WIDGET in output.get("data", {}):
                 found.append(f"a widget output in cell {cell.source[:60]!r}")
     return found
@@ -149,6 +153,26 @@ def test_your_own_objective(tmp_path, kernel_name, monkeypatch):
     last = notebook.cells[-1]
     text = "".join(o.get("text", "") for o in last.outputs if o.output_type == "stream")
     assert "exit codes: [0, 0, 0]" in text, text
+
+
+@pytest.mark.timeout(1200)
+def test_mixed_parameters(tmp_path, kernel_name, monkeypatch):
+    notebook = execute("mixed_parameters.ipynb", tmp_path, kernel_name, monkeypatch)
+
+    assert errors(notebook) == []
+    assert noise(notebook) == []
+    assert images(notebook) >= 3, "expected the regret, timeline and points plots"
+    by_kernel = tagged_text(notebook, "by-kernel")
+    for choice in ("rbf", "poly", "sigmoid"):
+        assert choice in by_kernel, by_kernel
+
+    out = tmp_path / "mixed_parameters"
+    header = (out / "history.csv").read_text().splitlines()[0].split(",")
+    assert header[:4] == ["id", "C", "components", "kernel"], header
+    result = json.loads((out / "result.json").read_text())
+    assert result["direction"] == "maximize"
+    assert result["evaluations"] == 6 and result["failed"] == 0
+    assert 0.5 < result["best_y"] <= 1.0, "a cross-validated accuracy"
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")))
