@@ -33,6 +33,12 @@ _EXPORTS = {
     "RunInterrupted": "api",
     "StopSignal": "loop",
     "Settings": "config",
+    "SchedulerLost": "backend",
+    "JournalError": "journal",
+    "SpaceError": "space",
+    "STATUSES": "records",
+    "PROPOSALS": "records",
+    "DEFAULT_RULE": "config",
     "RULES": "strategies",
     "Strategy": "strategies",
 }

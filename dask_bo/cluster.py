@@ -243,8 +243,8 @@ def _identify(address: str, security: Any, timeout_s: float) -> str:
     error = outcome.get("error")
     if "identity" not in outcome:
         raise _unreachable(address, timeout_s, error)
-    identity = outcome["identity"]
-    return str(identity.get("type", "server")) if isinstance(identity, dict) else "server"
+    reply = outcome["identity"]
+    return str(reply.get("type", "server")) if isinstance(reply, dict) else "server"
 
 
 def _unreachable(address: str, timeout_s: float, error: BaseException | None) -> OSError:

@@ -27,17 +27,17 @@ logger = logging.getLogger(__name__)
 
 # (title, names): the order of the reference page; a name not in __all__ is skipped.
 GROUPS: list[tuple[str, list[str]]] = [
-    ("Running an optimization", ["optimize", "compare", "resume", "start", "RunHandle"]),
+    ("Running an optimization", ["optimize", "compare", "resume", "start", "RunHandle", "StopSignal"]),
     ("Clusters", ["connect", "dashboard_page_link"]),
     ("Problems and search spaces",
      ["Problem", "get_problem", "PROBLEM_NAMES", "Space", "Float", "Int", "Categorical"]),
-    ("Rules and models", ["RULES", "DEFAULT_RULE", "Optimizer", "Strategy"]),
+    ("Rules and models", ["RULES", "DEFAULT_RULE", "Strategy", "Settings"]),
     ("Results", ["Result", "Evaluation", "load_result", "STATUSES", "PROPOSALS"]),
     ("Errors", ["RunStopped", "RunInterrupted", "SchedulerLost", "JournalError", "SpaceError"]),
 ]
 
 # Modules whose functions are public without being in __all__ (first existing one of a tuple).
-DEFAULT_MODULES: list[tuple[str, ...]] = [("dask_bo.plots", "dask_bo.plotting")]
+DEFAULT_MODULES: list[tuple[str, ...]] = [("dask_bo.plots",)]
 
 _PARAM = re.compile(r":param\s+([^:]+):")
 

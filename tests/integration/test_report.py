@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from dask_bo.drivers import compare, optimize
+from dask_bo import compare, optimize
 from dask_bo.problems import get_problem
 from dask_bo.report import load_result
 

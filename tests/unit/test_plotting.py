@@ -14,7 +14,7 @@ import pytest
 
 from dask_bo import Evaluation, Result
 from dask_bo.plots import parameter_axes, points_figure, regret_figure
-from dask_bo.plotting import (
+from dask_bo.plots import (
     NO_WORKER,
     REGRET_FLOOR,
     plot_comparison,
@@ -232,12 +232,12 @@ def test_regret_info_follows_the_direction_when_maximizing():
 def test_plots_import_no_other_module_of_dask_bo():
     """No cycle can pass through the plots: importing them loads neither the history nor
     matplotlib (workers and light callers import dask_bo without it)."""
-    code = ("import sys, dask_bo.plots, dask_bo.plotting; "
+    code = ("import sys, dask_bo.plots; "
             "print(sorted(m for m in sys.modules if m.startswith('dask_bo') or m == 'matplotlib'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     loaded = eval(out)
     assert "matplotlib" not in loaded
-    assert {m for m in loaded if not m.startswith("dask_bo.plots")} <= {"dask_bo", "dask_bo.plotting"}
+    assert {m for m in loaded if not m.startswith("dask_bo.plots")} <= {"dask_bo"}
 
 
 def labelled_ticks(ax):

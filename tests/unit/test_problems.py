@@ -118,39 +118,6 @@ def test_load_objective_from_module_and_file(tmp_path):
         load_objective(f"{tmp_path}/missing.py:f")
 
 
-def test_pending_points_bookkeeping():
-    from dask_bo.optimizer import Optimizer
-
-    x = np.array([[0.1, 0.2], [0.7, 0.4], [0.4, 0.9]])
-    optimizer = Optimizer([0, 0], [1, 1], x, np.array([[1.0], [0.5], [2.0]]), num_samples=200)
-    asked = optimizer.ask(2)
-    assert asked.shape == (2, 2) and np.all((asked >= 0) & (asked <= 1))
-    np.testing.assert_array_equal(optimizer.pending_points, asked)
-    # A point that failed leaves the pending set, bit for bit, without touching the others.
-    optimizer.forget(asked[:1])
-    np.testing.assert_array_equal(optimizer.pending_points, asked[1:])
-    optimizer.add_pending(np.array([[0.5, 0.5]]))
-    optimizer.tell(asked[1:], np.array([[0.3]]))
-    np.testing.assert_array_equal(optimizer.pending_points, [[0.5, 0.5]])
-    assert optimizer.dataset_size == 4
-    assert optimizer.refit_due()
-    optimizer.refit()
-    assert not optimizer.refit_due()
-
-
-def test_thompson_batch_is_pending_and_in_the_box():
-    from dask_bo.optimizer import Optimizer
-
-    rng = np.random.default_rng(3)
-    x = rng.random((8, 2))
-    optimizer = Optimizer([0, 0], [1, 1], x, np.sum(x, axis=1, keepdims=True), num_samples=200)
-    points = optimizer.ask_thompson(4, num_candidates=300)
-    assert points.shape == (4, 2) and np.all((points >= 0) & (points <= 1))
-    np.testing.assert_array_equal(optimizer.pending_points, points)
-    # The objective increases with x: samples of its posterior prefer the lower corner.
-    assert np.mean(points.sum(axis=1)) < 1.0
-
-
 # --- named spaces, the mixed benchmark, objective forms, descriptions -------------------------
 
 import hashlib  # noqa: E402

@@ -1,5 +1,4 @@
-"""The strategy's machinery: the acquisition maximizer, the compiled refit and penalizer, and
-the old Optimizer API kept on top of it."""
+"""The strategy's machinery: the acquisition maximizer, the compiled refit and penalizer."""
 
 from __future__ import annotations
 
@@ -123,22 +122,3 @@ def test_compiled_penalizer_penalizes_as_trieste_does():
         theirs.update(pending, lipschitz, eta)
         np.testing.assert_allclose(ours(candidates).numpy(), theirs(candidates).numpy(), rtol=1e-9)
     assert ours.update.experimental_get_tracing_count() <= 2
-
-
-def test_optimizer_shim_keeps_pending_points_in_the_problem_box():
-    from dask_bo.optimizer import Optimizer
-
-    problem = get_problem("scaled-branin")
-    x = np.random.default_rng(2).random((8, 2))
-    optimizer = Optimizer(problem.lower, problem.upper, x, problem.objective(x).reshape(-1, 1))
-    points = optimizer.ask(3)
-    assert points.shape == (3, 2) and len({tuple(p) for p in points}) == 3
-    assert np.array_equal(optimizer.pending_points, points)  # bit-exact, in order
-    optimizer.forget(points[1:2])
-    assert np.array_equal(optimizer.pending_points, points[[0, 2]])
-    optimizer.tell(points[[0, 2]], problem.objective(points[[0, 2]]).reshape(-1, 1))
-    assert optimizer.pending_points.shape == (0, 2) and optimizer.dataset_size == 10
-    cover = optimizer.ask_thompson(2)
-    assert np.array_equal(optimizer.pending_points, cover)
-    if optimizer.refit_due():
-        optimizer.refit()
