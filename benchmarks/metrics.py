@@ -255,3 +255,32 @@ def summarize_files(workload: str, paths: list[Path]) -> dict[str, Any]:
     if not lines:
         raise SystemExit(f"--summarize: no runs of workload {workload!r} in {', '.join(map(str, paths))}")
     return summarize(workload, lines)
+
+
+def markdown_table(summary: dict[str, Any], lines: list[dict[str, Any]]) -> str:
+    """The summary as a README table (medians over seeds), then each group's per-seed values."""
+    def fmt(v: Any, digits: int = 3) -> str:
+        return "-" if v is None else f"{v:.{digits}g}" if isinstance(v, float) else str(v)
+
+    head = ("| group | runs | wall_s | utilization | dispatch_latency_s | best_regret | time to 1e-1 / 1e-2 / 1e-3 s"
+            " (seeds reaching) | proposal share | peak RSS MB |")
+    rows = [head, "|" + "---|" * 9]
+    for name, m in summary["medians"].items():
+        times = " / ".join(f"{fmt(m.get(f'time_to_{l}'))} ({m.get(f'reached_{l}')})"
+                           for l in map(level_name, REGRET_LEVELS))
+        share = ", ".join(f"{v:.2f} {k}" for k, v in m.get("proposal_share", {}).items())
+        rows.append(f"| {name} | {m['runs']} | {fmt(m['wall_s'])} | {fmt(m['utilization'])} |"
+                    f" {fmt(m['dispatch_latency_s'], 2)} | {fmt(m['best_regret'], 2)} | {times} | {share} |"
+                    f" {fmt(m['driver_peak_rss_mb'], 4)} |")
+    rows.append("")
+    for name in summary["medians"]:
+        runs = sorted((l for l in lines if group_of(l) == name), key=lambda l: l["seed"])
+        seeds = ",".join(str(l["seed"]) for l in runs)
+        rows.append(f"- {name} (seeds {seeds}): utilization {', '.join(fmt(l['utilization']) for l in runs)};"
+                    f" wall {', '.join(fmt(l['wall_s']) for l in runs)} s;"
+                    f" regret {', '.join(fmt(l['best_regret'], 2) for l in runs)}")
+    rows.append("")
+    for t in summary["targets"]:
+        verdict = {True: "met", False: "NOT met", None: "n/a"}[t["ok"]]
+        rows.append(f"- {t['target']}: {fmt(t['value'])} (target {t['threshold']}): **{verdict}**")
+    return "\n".join(rows)

@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # TensorFlow and trieste are imported where they are used: every worker process of the
 # cluster imports this file (as __mp_main__) when it starts, and needs neither.
 import dask_bo  # noqa: E402
-from metrics import print_table, record_line, summarize, summarize_files  # noqa: E402
+from metrics import markdown_table, print_table, read_lines, record_line, summarize, summarize_files  # noqa: E402
 from workloads import (  # noqa: E402, F401  (initial_design: prof_wide.py uses it from here)
     DEFAULT_RULE, SUITES, WORKLOADS, Workload, initial_design, make_problem,
 )
@@ -296,6 +296,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--summarize", type=Path, nargs="+", metavar="FILE",
                         help="run nothing: the summary of the workload's lines in these files"
                              " (the last line of each run counts)")
+    parser.add_argument("--markdown", action="store_true",
+                        help="with --summarize: also the README's table (stderr)")
     parser.add_argument("--no-warm-up", dest="warm_up", action="store_false",
                         help="skip the untimed model warm-up (smoke tests only)")
     parser.add_argument("--plan", action="store_true",
@@ -343,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
             summary = summarize_files(name, args.summarize)
             print(json.dumps(summary))
             print_table(summary)
+            if args.markdown:
+                lines = [l for l in read_lines(args.summarize) if l["workload"] == name]
+                print(markdown_table(summary, lines), file=sys.stderr)
         return 0
     if args.plan:
         for name, w in workloads_of(args):

@@ -83,7 +83,9 @@ def test_reference_smoke(tmp_path):
     extra = dict(runs_of(runs, "naive"), seed=1, wall_s=1000.0)
     rerun = dict(runs_of(runs, "naive"), wall_s=3000.0)
     (tmp_path / "more.jsonl").write_text(json.dumps(extra) + "\n" + json.dumps(rerun) + "\n")
-    _, (merged,) = bench("--workload", "reference", "--summarize", str(out), str(tmp_path / "more.jsonl"))
+    done, (merged,) = bench("--workload", "reference", "--summarize", str(out), str(tmp_path / "more.jsonl"),
+                            "--markdown")
+    assert "| naive/async | 2 | 2e+03 |" in done.stderr and "**met**" in done.stderr or "**NOT met**" in done.stderr
     assert merged["medians"]["naive/async"]["runs"] == 2
     assert merged["medians"]["naive/async"]["wall_s"] == 2000.0
     assert merged["medians"]["default/async"] == summary["medians"]["default/async"]
