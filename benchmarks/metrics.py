@@ -269,7 +269,7 @@ def markdown_table(summary: dict[str, Any], lines: list[dict[str, Any]]) -> str:
         times = " / ".join(f"{fmt(m.get(f'time_to_{l}'))} ({m.get(f'reached_{l}')})"
                            for l in map(level_name, REGRET_LEVELS))
         share = ", ".join(f"{v:.2f} {k}" for k, v in m.get("proposal_share", {}).items())
-        rows.append(f"| {name} | {m['runs']} | {fmt(m['wall_s'])} | {fmt(m['utilization'])} |"
+        rows.append(f"| {name} | {m['runs']} | {fmt(m['wall_s'], 4)} | {fmt(m['utilization'])} |"
                     f" {fmt(m['dispatch_latency_s'], 2)} | {fmt(m['best_regret'], 2)} | {times} | {share} |"
                     f" {fmt(m['driver_peak_rss_mb'], 4)} |")
     rows.append("")
@@ -277,7 +277,7 @@ def markdown_table(summary: dict[str, Any], lines: list[dict[str, Any]]) -> str:
         runs = sorted((l for l in lines if group_of(l) == name), key=lambda l: l["seed"])
         seeds = ",".join(str(l["seed"]) for l in runs)
         rows.append(f"- {name} (seeds {seeds}): utilization {', '.join(fmt(l['utilization']) for l in runs)};"
-                    f" wall {', '.join(fmt(l['wall_s']) for l in runs)} s;"
+                    f" wall {', '.join(fmt(l['wall_s'], 4) for l in runs)} s;"
                     f" regret {', '.join(fmt(l['best_regret'], 2) for l in runs)}")
     rows.append("")
     for t in summary["targets"]:
