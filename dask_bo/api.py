@@ -31,7 +31,11 @@ logger = logging.getLogger("dask_bo")
 def _import_model_stack() -> None:
     """TensorFlow and trieste take seconds to import: done while the initial design runs."""
     try:
-        from . import strategies  # noqa: F401
+        from .model import configure
+
+        configure()
+        import trieste.acquisition  # noqa: F401
+        import trieste.models.gpflow  # noqa: F401
     except Exception as error:  # the model's own build reports it
         logger.debug("importing the model stack failed: %r", error)
 
@@ -62,8 +66,6 @@ def _drive(
     threads_before: list = (),
 ) -> Result:
     """Run the loop on ``client`` and return the result (saved by the caller)."""
-    warm_up = threading.Thread(target=_import_model_stack, name="dask-bo-import", daemon=True)
-    warm_up.start()
     write = journal.write if journal is not None else (lambda *a, **k: None)
     publisher = Publisher(client, run_id)
     backend = Backend(client, problem, f"{run_id}{uuid.uuid4().hex[:4]}", settings.eval_timeout_s)
@@ -86,6 +88,8 @@ def _drive(
                 callbacks=tuple(callbacks), stop_requested=stop, next_id=max([e.id for e in history] +
                 [s["id"] for s in in_flight], default=-1) + 1, driver=info, resumed=started_at is not None)
     first = design.resumed(in_flight) + (design.initial(initial) if initial else [])
+    # Started after the design is drawn: a thread importing a module blocks others that need it.
+    threading.Thread(target=_import_model_stack, name="dask-bo-import", daemon=True).start()
     try:
         loop.run(first)
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from concurrent.futures import CancelledError
 from typing import Any, Callable
 
@@ -18,6 +19,10 @@ from .records import Evaluation
 from .worker import EvaluationFailed, ProblemPlugin, evaluation_task
 
 logger = logging.getLogger("dask_bo")
+
+
+def _wake() -> None:
+    """The task behind :meth:`Backend.follow_workers`'s wake-ups."""
 
 
 class RunStopped(RuntimeError):
@@ -55,6 +60,7 @@ class Backend:
         self._threads: tuple[float, int] = (-1.0, 0)
         self.threads_over_time: list[tuple[float, int]] = []
         """``(unix time, worker threads)`` at each change seen, for honest utilization."""
+        self._on_change: Callable[[Future], None] | None = None
 
     def _guard(self, call: Callable[[], Any]) -> Any:
         try:
@@ -74,6 +80,23 @@ class Backend:
             if not self.threads_over_time or self.threads_over_time[-1][1] != threads:
                 self.threads_over_time.append((self.clock(), threads))
         return max(threads, 1)
+
+    def follow_workers(self, wake: Callable[[Future], None]) -> None:
+        """Call ``wake(future)`` with a finished future whenever a worker joins or leaves, so
+        that a loop waiting for results fills new threads at once: a new worker would
+        otherwise get work only when some result came back."""
+        self._on_change = wake
+        self.client.subscribe_topic("all", self._worker_event)
+
+    def _worker_event(self, event: tuple[float, dict]) -> None:  # on the client's event loop
+        msg = event[1] if isinstance(event, tuple) and len(event) == 2 else {}
+        action = msg.get("action") if isinstance(msg, dict) else None
+        if action not in ("add-worker", "remove-worker") or self._on_change is None:
+            return
+        self._threads = (-1.0, self._threads[1])  # count the threads again
+        restriction = {"workers": [msg["worker"]]} if action == "add-worker" and msg.get("worker") else {}
+        self._on_change(self.client.submit(_wake, key=f"dask-bo-wake-{uuid.uuid4().hex[:8]}", pure=False,
+                                           allow_other_workers=True, **restriction))
 
     def submit(self, x: list[float], eval_id: int, proposal: str, submitted_at: float) -> Future:
         return self._guard(lambda: self.client.submit(
@@ -135,6 +158,12 @@ class Backend:
 
     def close(self) -> None:
         if self.client.status == "running":
+            if self._on_change is not None:
+                self._on_change = None
+                try:
+                    self.client.unsubscribe_topic("all")
+                except Exception as error:
+                    logger.debug("could not unsubscribe: %r", error)
             try:
                 self.client.unregister_worker_plugin(self.plugin)
             except Exception as error:

@@ -2,107 +2,183 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import json
+import inspect
 import logging
+import os
+import signal
 import sys
+import threading
+import warnings
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable
 
 import click
 
-from .problems import PROBLEM_NAMES, Problem, get_problem, load_objective, parse_bounds
+from .cli_options import (
+    InputError, RunError, at_least, build_problem, check_out, connection_options, finished, resumable,
+    run_options, security, target,
+)
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
+
+# Option -> the api's keyword, to name the option when the installed driver lacks it.
+_OPTION_OF = {
+    "rule": "--rule", "model": "--model", "direction": "--maximize", "initial_data": "--initial-from",
+    "eval_timeout_s": "--eval-timeout", "max_time_s": "--max-time", "target": "--target",
+    "max_in_flight": "--max-in-flight", "overwrite": "--overwrite", "objective": "--objective",
+    "allow_changed_objective": "--allow-changed-objective", "evaluations": "--evaluations",
+}
+_NEUTRAL = {"model": "auto", "direction": "minimize", "overwrite": False, "allow_changed_objective": False}
 
 
-class InputError(click.ClickException):
-    """Bad input: a one-line message naming the value and the fix, exit code 2."""
-
-    exit_code = 2
-
-
-class RunError(click.ClickException):
-    """The run could not go on (lost scheduler, too many failures): exit code 1."""
-
-    exit_code = 1
-
-
-def _positive(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
-    def check(ctx, param, value):
-        if value is not None and value < 1:
-            raise InputError(f"{name} must be at least 1, got {value}")
-        return value
-
-    return check
-
-
-def run_options(f: Callable) -> Callable:
-    """The options ``run`` and ``compare`` share."""
-    options = [
-        click.option("--scheduler", metavar="ADDRESS", help="A Dask scheduler (tcp://host:8786); default: a local cluster."),
-        click.option("--workers", type=int, default=3, show_default=True, callback=_positive("--workers"), help="Workers of the local cluster."),
-        click.option("--problem", default=None, metavar="NAME", help=f"A benchmark problem: {', '.join(PROBLEM_NAMES)}. Default: scaled-branin."),
-        click.option("--objective", metavar="MODULE:FUNCTION", help="Your objective: MODULE:FUNCTION or path/to/file.py:FUNCTION (needs --bounds)."),
-        click.option("--bounds", metavar="LO,HI[;LO,HI]...", help="The search box of --objective, one LO,HI pair per dimension."),
-        click.option("--evaluations", type=int, default=30, show_default=True, callback=_positive("--evaluations"), help="Evaluations after the initial design."),
-        click.option("--initial", type=int, default=3, show_default=True, callback=_positive("--initial"), help="Points in the initial design."),
-        click.option("--delay-scale", type=float, default=3.0, show_default=True, help="Each evaluation sleeps S * sum(x rescaled to [0,1]) seconds first (0: none)."),
-        click.option("--seed", type=int, default=0, show_default=True),
-        click.option("--out", type=click.Path(file_okay=False), default=None, help="Folder for the journal, history, results and plots."),
-        click.option("--max-failures", type=int, default=None, callback=_positive("--max-failures"), help="Stop once this many evaluations have failed."),
-        click.option("--timeout", type=float, default=None, help="Seconds after which an evaluation is stopped and marked 'timeout'."),
-        click.option("--tls-ca-file", type=click.Path(dir_okay=False), default=None, help="CA certificate for a tls:// scheduler."),
-        click.option("--tls-cert", type=click.Path(dir_okay=False), default=None, help="Client certificate for a tls:// scheduler."),
-        click.option("--tls-key", type=click.Path(dir_okay=False), default=None, help="Client key for a tls:// scheduler."),
-        click.option("--no-progress", is_flag=True, help="No progress bar."),
-        click.option("-v", "--verbose", is_flag=True, help="Log what the driver does."),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
-
-
-def _problem(problem: str | None, objective: str | None, bounds: str | None, delay_scale: float) -> Problem:
-    if delay_scale < 0:
-        raise InputError(f"--delay-scale must be >= 0, got {delay_scale}")
+def _api() -> SimpleNamespace:
+    """The driver's entry points: dask_bo.api, or the older dask_bo.drivers while it lands."""
     try:
-        if objective is not None:
-            if problem is not None:
-                raise ValueError("give either --problem or --objective, not both")
-            if bounds is None:
-                raise ValueError(f"--objective {objective} needs --bounds LO,HI[;LO,HI]... for its search box")
-            lower, upper = parse_bounds(bounds)
-            return Problem(
-                load_objective(objective), lower, upper, name=objective.rpartition(":")[2],
-                delay_scale=delay_scale, spec=objective,
-            )
-        if bounds is not None:
-            raise ValueError("--bounds goes with --objective; named problems have their own box")
-        return get_problem(problem or "scaled-branin", delay_scale)
-    except (ValueError, TypeError) as error:
-        raise InputError(str(error)) from None
+        from . import api
+    except ImportError:
+        from . import drivers as api
+    stopped = api.RunStopped
+    return SimpleNamespace(
+        optimize=api.optimize, compare=api.compare, resume=api.resume, RunStopped=stopped,
+        RunInterrupted=getattr(api, "RunInterrupted", KeyboardInterrupt),
+    )
 
 
-def _security(ca: str | None, cert: str | None, key: str | None):
-    if not (ca or cert or key):
-        return None
-    if not (ca and cert and key):
-        raise InputError("TLS needs all of --tls-ca-file, --tls-cert and --tls-key")
-    from distributed.security import Security
+def _accepted(accepted_by: Callable, **kwargs: Any) -> dict[str, Any]:
+    """``kwargs`` without the unset options (the api's defaults stand) and without what
+    ``accepted_by``'s signature lacks when it is neutral; an option the installed driver
+    cannot honour is refused (before any cluster starts)."""
+    kwargs = {name: value for name, value in kwargs.items() if value is not None}
+    params = inspect.signature(accepted_by).parameters
+    if "eval_timeout_s" in kwargs and "eval_timeout_s" not in params and "timeout_s" in params:
+        kwargs["timeout_s"] = kwargs.pop("eval_timeout_s")
+    for name in [n for n in kwargs if n not in params]:
+        value = kwargs.pop(name)
+        if value != _NEUTRAL.get(name):
+            raise InputError(f"{_OPTION_OF.get(name, name)} needs a newer dask_bo driver than the one installed")
+    return kwargs
 
-    return Security(tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key, require_encryption=True)
+
+@contextlib.contextmanager
+def _interrupts():
+    """Ctrl-C or SIGTERM: the first stops the run cleanly (a KeyboardInterrupt the driver
+    turns into a journalled stop), a second quits at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread receives signals
+        return
+    received = []
+
+    def handler(signum, frame):
+        if received:
+            os.write(2, b"interrupted again: quitting now\n")
+            os._exit(EXIT_INTERRUPTED)
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
-def _client(scheduler: str | None, workers: int, security):
+def _command(f: Callable) -> Callable:
+    """Set up logging and signals; turn an interruption into one line and exit code 130, and
+    a failed run into one line and exit code 1."""
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        out = kwargs.get("out") or kwargs.get("directory")
+        _setup_logging(kwargs.get("verbose", False))
+        api = _api()
+        try:
+            with _interrupts():
+                return f(api, *args, **kwargs)
+        except (KeyboardInterrupt, api.RunInterrupted):
+            _interrupted(out)
+        except _journal_error() as error:
+            raise InputError(str(error).splitlines()[0]) from None
+        except _run_errors(api) as error:
+            message = (str(error) or type(error).__name__).splitlines()[0]
+            folder = resumable(out)
+            if folder:
+                message += f"; its journal is intact: 'dask-bo resume {folder}' continues it"
+            raise RunError(f"the run stopped: {message}") from None
+
+    return wrapper
+
+
+def _run_errors(api: SimpleNamespace) -> tuple[type, ...]:
+    from distributed.client import FutureCancelledError
+
+    return (api.RunStopped, FutureCancelledError, OSError, TimeoutError)
+
+
+def _journal_error() -> tuple[type, ...]:
+    """A journal the run may not use (a folder another driver holds): bad input."""
+    try:
+        from .journal import JournalError
+    except ImportError:
+        return ()
+    return (JournalError,)
+
+
+def _interrupted(out: str | None) -> None:
+    folder = resumable(out)
+    if folder:
+        click.echo(f"interrupted: 'dask-bo resume {folder}' continues the run", err=True)
+    else:
+        click.echo("interrupted", err=True)
+    raise click.exceptions.Exit(EXIT_INTERRUPTED)
+
+
+def _setup_logging(verbose: bool) -> None:
+    """The command owns the root logger: one line per message on stderr. Dask's loggers
+    are quiet unless -v: the driver reports each failed evaluation in one line itself."""
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("dask_bo").setLevel(logging.INFO if verbose else logging.WARNING)
+    # A warning (a torn journal line, a deprecation) is one line too, not file:line + source.
+    warnings.showwarning = lambda message, category, *args, **kwargs: logging.getLogger(
+        "dask_bo").warning("%s: %s", category.__name__, message)
+    import distributed  # noqa: F401  (configures its loggers on import; quiet them after)
+
+    quiet = logging.WARNING if verbose else logging.CRITICAL
+    for name in ["distributed", *logging.root.manager.loggerDict]:
+        if name.startswith("distributed"):
+            logging.getLogger(name).setLevel(quiet)
+
+
+@contextlib.contextmanager
+def _above_the_bar():
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    with logging_redirect_tqdm(loggers=[logging.root, logging.getLogger("distributed")]):
+        yield
+
+
+def _client(where: dict[str, str | None], workers: int, tls: Any, verbose: bool):
     from .cluster import connect, dashboard_page_link
 
+    remote = where["scheduler"] or where["scheduler_file"]
+    # The embedded cluster's workers log on this terminal: with -v, Dask's view of failures too.
+    local = {} if remote else {"silence_logs": logging.WARNING if verbose else logging.CRITICAL}
     try:
-        client = connect(scheduler, n_workers=workers, security=security, show_link=False)
+        client = connect(
+            where["scheduler"], n_workers=workers, scheduler_file=where["scheduler_file"],
+            security=tls, show_link=False, **local,
+        )
     except (OSError, ValueError) as error:
-        raise InputError(str(error)) from None
-    click.echo(f"Dask dashboard: {client.dashboard_link}", err=True)
+        raise InputError(str(error).splitlines()[0]) from None
     page = dashboard_page_link(client)
-    if page:
-        click.echo(f"dask_bo page:   {page}", err=True)
+    if page:  # None: the scheduler has no dashboard
+        click.echo(f"Dask dashboard: {client.dashboard_link}\ndask_bo page:   {page}", err=True)
     return client
 
 
@@ -111,40 +187,6 @@ def _close(client) -> None:
         client.close()
     except Exception:  # the cluster may already be gone; there is nothing left to save
         pass
-
-
-def _handle_run_errors(f: Callable) -> Callable:
-    """Turn a failed run into a clear message and exit code 1; the journal stays intact."""
-
-    @functools.wraps(f)
-    def wrapper(*args, **kwargs):
-        from distributed.client import FutureCancelledError
-
-        from .drivers import RunStopped
-
-        try:
-            return f(*args, **kwargs)
-        except (RunStopped, FutureCancelledError, OSError, TimeoutError) as error:
-            message = str(error) or type(error).__name__
-            raise RunError(f"the run stopped: {message}; its journal is intact: 'dask-bo resume DIR' continues it") from None
-
-    return wrapper
-
-
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
-    import distributed  # noqa: F401  (configures its loggers on import; quiet them after)
-
-    # Dask logs its own view of every failure with a traceback; the command says what
-    # happened in one line instead (--verbose shows Dask's view too).
-    quiet = logging.INFO if verbose else logging.CRITICAL
-    for name in ["distributed", *logging.root.manager.loggerDict]:
-        if name.startswith("distributed"):
-            logging.getLogger(name).setLevel(quiet)
 
 
 def _summary_table(rows: dict[str, dict[str, Any]]) -> str:
@@ -165,86 +207,100 @@ def main() -> None:
     """Asynchronous Bayesian optimization of expensive functions on a Dask cluster."""
 
 
+def _driver_kwargs(o: dict[str, Any]) -> dict[str, Any]:
+    """The api's keywords from the options ``run`` and ``compare`` share."""
+    return dict(
+        rule=o["rule"], model=o["model"], evaluations=o["evaluations"], initial=o["initial"],
+        initial_data=o["initial_from"], seed=o["seed"], out=o["out"], overwrite=o["overwrite"],
+        progress=not o["no_progress"], max_failures=o["max_failures"],
+        eval_timeout_s=o["eval_timeout"] if o["eval_timeout"] is not None else o["timeout"],
+        max_time_s=o["max_time"], target=o["target"],
+        direction="maximize" if o["maximize"] else "minimize", max_in_flight=o["max_in_flight"],
+    )
+
+
+def _start(api: SimpleNamespace, o: dict[str, Any], runs: tuple[str, ...], **more: Any):
+    """Check every input, then connect: (the api's keywords, client)."""
+    kwargs = _accepted(api.optimize, **_driver_kwargs(o), **more)
+    problem = build_problem(o["problem"], o["objective"], o["bounds"], o["space_file"], o["delay_scale"])
+    where = target(o["scheduler"], o["scheduler_file"])
+    tls = security(o["tls_ca_file"], o["tls_cert"], o["tls_key"])
+    check_out(o["out"], o["overwrite"], runs)
+    return dict(kwargs, problem=problem), _client(where, o["workers"], tls, o["verbose"])
+
+
 @main.command()
 @click.option("--mode", type=click.Choice(["async", "sync"]), default="async", show_default=True)
 @run_options
-@_handle_run_errors
-def run(mode, scheduler, workers, problem, objective, bounds, evaluations, initial, delay_scale,
-        seed, out, max_failures, timeout, tls_ca_file, tls_cert, tls_key, no_progress, verbose):
-    """Minimise a problem on a Dask cluster."""
-    from .drivers import optimize
-
-    _setup_logging(verbose)
-    prob = _problem(problem, objective, bounds, delay_scale)
-    if timeout is not None and timeout <= 0:
-        raise InputError(f"--timeout must be a number of seconds > 0, got {timeout}")
-    client = _client(scheduler, workers, _security(tls_ca_file, tls_cert, tls_key))
+@_command
+def run(api, mode, **o):
+    """Minimise (or --maximize) a problem on a Dask cluster."""
+    kwargs, client = _start(api, o, ("",), mode=mode)
     try:
-        result = optimize(
-            prob, client=client, mode=mode, evaluations=evaluations, initial=initial, seed=seed,
-            out=out, progress=not no_progress, max_failures=max_failures, timeout_s=timeout,
-        )
+        with _above_the_bar():
+            result = api.optimize(client=client, **kwargs)
     finally:
         _close(client)
     click.echo(_summary_table({mode: result.metrics()}))
-    if out:
-        click.echo(f"wrote {out}/journal.jsonl, history.csv, result.json, regret.png")
+    if o["out"]:
+        click.echo(f"wrote {o['out']}/journal.jsonl, history.csv, result.json, regret.png")
     if result.stopped_early:
         raise RunError(f"stopped early: {result.stopped_early}")
 
 
 @main.command()
 @run_options
-@_handle_run_errors
-def compare(scheduler, workers, problem, objective, bounds, evaluations, initial, delay_scale,
-            seed, out, max_failures, timeout, tls_ca_file, tls_cert, tls_key, no_progress, verbose):
+@_command
+def compare(api, **o):
     """Run sync, then async, from the same initial data on the same cluster."""
-    from .drivers import compare as compare_modes
-
-    _setup_logging(verbose)
-    prob = _problem(problem, objective, bounds, delay_scale)
-    client = _client(scheduler, workers, _security(tls_ca_file, tls_cert, tls_key))
+    kwargs, client = _start(api, o, ("sync", "async"))
     try:
-        results = compare_modes(
-            prob, client=client, evaluations=evaluations, initial=initial, seed=seed, out=out,
-            progress=not no_progress, max_failures=max_failures, timeout_s=timeout,
-        )
+        with _above_the_bar():
+            results = api.compare(client=client, **kwargs)
     finally:
         _close(client)
     click.echo(_summary_table({mode: r.metrics() for mode, r in results.items()}))
     sync_s, async_s = results["sync"].wall_s, results["async"].wall_s
     if async_s:
         click.echo(f"async finished in {async_s:.1f} s, sync in {sync_s:.1f} s ({sync_s / async_s:.2f}x)")
-    if out:
-        click.echo(f"wrote {out}/sync/, {out}/async/, {out}/comparison.png, {out}/comparison.json")
+    if o["out"]:
+        click.echo(f"wrote {o['out']}/sync/, {o['out']}/async/, {o['out']}/comparison.png, {o['out']}/comparison.json")
 
 
 @main.command()
 @click.argument("directory", type=click.Path(file_okay=False))
-@click.option("--scheduler", metavar="ADDRESS", help="A Dask scheduler; default: a local cluster.")
-@click.option("--workers", type=int, default=3, show_default=True, callback=_positive("--workers"))
-@click.option("--tls-ca-file", type=click.Path(dir_okay=False), default=None)
-@click.option("--tls-cert", type=click.Path(dir_okay=False), default=None)
-@click.option("--tls-key", type=click.Path(dir_okay=False), default=None)
-@click.option("--no-progress", is_flag=True)
-@click.option("-v", "--verbose", is_flag=True)
-@_handle_run_errors
-def resume(directory, scheduler, workers, tls_ca_file, tls_cert, tls_key, no_progress, verbose):
+@click.option("--objective", metavar="MODULE:FUNCTION", help="The run's objective again (e.g. a file.py:FUNCTION moved or run from elsewhere).")
+@click.option("--allow-changed-objective", is_flag=True, help="Go on although the objective's file changed since the run started.")
+@click.option("--evaluations", type=int, default=None, callback=at_least(1), help="A new total budget of evaluations after the initial design (extends a finished run).")
+@connection_options
+@_command
+def resume(api, directory, objective, allow_changed_objective, evaluations, scheduler, scheduler_file,
+           workers, tls_ca_file, tls_cert, tls_key, no_progress, verbose):
     """Continue an interrupted run from DIRECTORY/journal.jsonl and finish its budget."""
-    from .drivers import resume as resume_run
-    from .journal import journal_state, read_journal
+    from .journal import read_journal
 
-    _setup_logging(verbose)
+    where = target(scheduler, scheduler_file)
+    tls = security(tls_ca_file, tls_cert, tls_key)
     try:
-        journal_state(read_journal(directory))
+        events = read_journal(directory)
     except (FileNotFoundError, ValueError) as error:
         raise InputError(str(error)) from None
-    client = _client(scheduler, workers, _security(tls_ca_file, tls_cert, tls_key))
+    if finished(events) and evaluations is None:
+        click.echo(f"the run in {directory} is finished; 'dask-bo resume {directory} --evaluations N' extends its budget to N", err=True)
+        return
+    kwargs = _accepted(
+        api.resume, out=directory, objective=objective, progress=not no_progress,
+        allow_changed_objective=allow_changed_objective, evaluations=evaluations,
+    )
+    client = _client(where, workers, tls, verbose)
     try:
-        result = resume_run(directory, client=client, progress=not no_progress)
+        with _above_the_bar():
+            result = api.resume(client=client, **kwargs)
     finally:
         _close(client)
     click.echo(_summary_table({result.mode: result.metrics()}))
+    if result.stopped_early:
+        raise RunError(f"stopped early: {result.stopped_early}")
 
 
 @main.command()

@@ -1,9 +1,20 @@
-"""Connecting to a Dask cluster: an embedded local one by default, or a scheduler's address."""
+"""Connecting to a Dask cluster: an embedded local one by default, or whatever a Dask user has
+(a scheduler's address, a scheduler file, a ``Cluster`` object, a ``Client``)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import logging
+import multiprocessing
+import os
+import signal
 import sys
+import threading
+import time
+import warnings
+from pathlib import Path
 from typing import Any
 
 from distributed import Client
@@ -12,9 +23,13 @@ logger = logging.getLogger("dask_bo")
 
 DASHBOARD_PAGE = "individual-dask-bo"
 
+ClientLike = Any  # None | str | os.PathLike | Client | distributed.deploy.Cluster
+
 
 def dashboard_page_link(client: Client) -> str | None:
     """The URL of the dask_bo page on the client's dashboard, if it has a dashboard."""
+    if "dashboard" not in client.scheduler_info().get("services", {}):
+        return None  # dashboard_link would still name the default port
     link = client.dashboard_link
     if not link:
         return None
@@ -22,59 +37,222 @@ def dashboard_page_link(client: Client) -> str | None:
 
 
 def connect(
-    address: str | None = None,
+    target: ClientLike = None,
     n_workers: int = 3,
     *,
     threads_per_worker: int = 1,
+    scheduler_file: str | os.PathLike | None = None,
     security: Any = None,
-    dashboard_address: str = "127.0.0.1:8787",
+    dashboard_address: str | None = "127.0.0.1:8787",
     timeout_s: float = 5,
     show_link: bool = True,
     **cluster_kwargs: Any,
 ) -> Client:
     """A :class:`~distributed.Client` to run evaluations on.
 
-    :param address: A scheduler's address (``tcp://host:8786``, ``tls://...``); ``None``
-        starts an embedded :class:`~distributed.LocalCluster` of ``n_workers`` single-threaded
-        worker processes whose scheduler and dashboard listen on 127.0.0.1 only.
+    :param target: What to connect to:
+
+        - ``None``: start an embedded :class:`~distributed.LocalCluster` of ``n_workers``
+          worker processes (``threads_per_worker`` threads each) whose scheduler and dashboard
+          listen on 127.0.0.1 only; its workers ignore Ctrl-C (the driver handles it);
+        - a scheduler's address (``tcp://host:8786``, ``tls://...``);
+        - a path to a scheduler file (``*.json``, as ``dask scheduler --scheduler-file F`` writes);
+        - a :class:`~distributed.deploy.Cluster` (``LocalCluster``, ``dask_jobqueue.SLURMCluster``,
+          a Kubernetes cluster, ...): a client of it (closing the client leaves the cluster up);
+        - a :class:`~distributed.Client`: returned as it is.
+    :param n_workers: Worker processes of the embedded cluster.
+    :param scheduler_file: A scheduler file, instead of ``target``.
     :param security: A :class:`distributed.security.Security` for ``tls://`` schedulers.
     :param dashboard_address: Where the embedded cluster's dashboard listens (``None``: no
         dashboard); if the port is taken, another is chosen.
     :param timeout_s: How long to try to reach the scheduler before giving up.
     :param show_link: Print the links to the dashboard and its dask_bo page.
-    :raise OSError: If the scheduler cannot be reached within ``timeout_s``.
-    :return: The client; closing it also closes the embedded cluster.
+    :param cluster_kwargs: More arguments for the embedded ``LocalCluster``.
+    :raise OSError: If no Dask scheduler answers at the address within ``timeout_s``.
+    :raise ValueError: If the address or the scheduler file is malformed.
+    :return: The client; closing it also closes an embedded cluster.
     """
     if n_workers < 1:
         raise ValueError(f"n_workers must be at least 1, got {n_workers}")
-    if address is None:
-        # A Client that starts its own LocalCluster also closes it with itself.
-        client = Client(
-            n_workers=n_workers,
-            threads_per_worker=threads_per_worker,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=dashboard_address,
-            scheduler_kwargs={"preload": ["dask_bo.dashboard"]},
-            # Failed evaluations are the driver's to report; workers need not log each one.
-            silence_logs=logging.ERROR,
-            security=security,
-            **cluster_kwargs,
-        )
+    if scheduler_file is not None:
+        if target is not None:
+            raise ValueError(f"give either a target or scheduler_file, not both; got {target!r} and {scheduler_file!r}")
+        target = Path(scheduler_file)
+    if isinstance(target, Client):
+        return target
+    if _is_cluster(target):
+        client = Client(target, timeout=timeout_s)
+    elif target is None:
+        client = _embedded(n_workers, threads_per_worker, dashboard_address, security, cluster_kwargs)
+    elif isinstance(target, os.PathLike) or (isinstance(target, str) and target.endswith(".json")):
+        client = _client_at(_read_scheduler_file(Path(target), timeout_s), security, timeout_s)
+    elif isinstance(target, str):
+        client = _client_at(target, security, timeout_s)
     else:
-        if address.startswith("tls://") and security is None:
-            raise ValueError(
-                f"the scheduler {address!r} speaks TLS: pass security=Security(...) (from the"
-                f" command line: --tls-ca-file, --tls-cert and --tls-key)"
-            )
-        try:
-            client = Client(address, security=security, timeout=timeout_s)
-        except (OSError, TimeoutError) as error:
-            raise OSError(
-                f"cannot reach the Dask scheduler at {address!r} within {timeout_s:g} s ({error});"
-                f" check the address and that 'dask scheduler' is running there"
-            ) from None
+        raise TypeError(
+            f"expected None, a scheduler address, a scheduler file, a Dask Cluster or a Client,"
+            f" got {type(target).__name__} {target!r}"
+        )
     page = dashboard_page_link(client)
     if page and show_link:
         print(f"Dask dashboard: {client.dashboard_link}\ndask_bo page:   {page}", file=sys.stderr)
     return client
+
+
+def as_client(client_like: ClientLike, workers: int = 3, **kwargs: Any) -> tuple[Client, bool]:
+    """``(client, owned)`` for anything :func:`connect` takes; ``owned`` says the caller made
+    the client here and must close it (a ``Client`` passed in is the user's to close)."""
+    if isinstance(client_like, Client):
+        return client_like, False
+    return connect(client_like, n_workers=workers, **kwargs), True
+
+
+def _is_cluster(target: Any) -> bool:
+    from distributed.deploy import Cluster
+
+    # Duck-typed too: cluster managers that do not derive from distributed's Cluster.
+    return isinstance(target, Cluster) or (
+        not isinstance(target, (str, os.PathLike)) and hasattr(target, "scheduler_address")
+    )
+
+
+def _embedded(n_workers, threads_per_worker, dashboard_address, security, cluster_kwargs) -> Client:
+    options = dict(
+        n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
+        host="127.0.0.1", dashboard_address=dashboard_address,
+        scheduler_kwargs={"preload": ["dask_bo.dashboard"]},
+        # Failed evaluations are the driver's to report in one line each: the workers' own
+        # "Compute Failed" blocks are errors, so only critical messages get through.
+        silence_logs=logging.CRITICAL, security=security,
+    )
+    options.update(cluster_kwargs)
+    if options["processes"]:
+        # Workers restarted later (a late evaluation) ignore Ctrl-C through this preload.
+        options["preload"] = [*options.get("preload", []), __name__]
+    # A Client that starts its own LocalCluster also closes it with itself. Processes started
+    # while SIGINT is ignored keep ignoring it: Ctrl-C in the terminal reaches the whole
+    # process group, and the driver alone decides what it means.
+    with _sigint_ignored(), warnings.catch_warnings():
+        # "Port 8787 is already in use": another one is chosen, and its link is shown.
+        warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
+        return Client(**options)
+
+
+@contextlib.contextmanager
+def _sigint_ignored():
+    """Processes started in here ignore SIGINT for their whole life (Python keeps a SIGINT
+    ignored at its start ignored); a Ctrl-C while the cluster starts is lost, a few seconds.
+    (Blocking it instead does not reach them: the spawn resets the signal mask.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers; the workers' preload still covers it
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def dask_setup(worker: Any) -> None:
+    """Worker preload of the embedded cluster: its worker processes ignore Ctrl-C."""
+    in_child = multiprocessing.parent_process() is not None
+    if in_child and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def check_address(address: str) -> str:
+    """``address`` if it is a well-formed scheduler address, else a ValueError saying why."""
+    from distributed.comm import parse_address
+
+    try:
+        scheme, location = parse_address(address)
+    except ValueError as error:
+        raise ValueError(f"expected a scheduler address like tcp://HOST:8786, got {address!r} ({error})") from None
+    if scheme in ("tcp", "tls", "ws", "wss"):
+        host, sep, port = location.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(
+                f"expected a scheduler address like {scheme}://HOST:PORT with a numeric port"
+                f" (1-65535), got {address!r}"
+            )
+    return address
+
+
+def _read_scheduler_file(path: Path, timeout_s: float) -> str:
+    # A job script may start the driver right after the scheduler: give it timeout_s to write.
+    deadline = time.monotonic() + timeout_s
+    while not path.is_file() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    try:
+        address = json.loads(path.read_text(encoding="utf-8"))["address"]
+    except FileNotFoundError:
+        raise OSError(
+            f"no scheduler file at {str(path)!r} after {timeout_s:g} s; start the scheduler with"
+            f" 'dask scheduler --scheduler-file {path}' or check the path"
+        ) from None
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(
+            f"expected a Dask scheduler file (JSON with an 'address'), got {str(path)!r}"
+            f" ({type(error).__name__}: {error})"
+        ) from None
+    if not isinstance(address, str):
+        raise ValueError(f"expected a string 'address' in the scheduler file {str(path)!r}, got {address!r}")
+    return address
+
+
+def _client_at(address: str, security: Any, timeout_s: float) -> Client:
+    check_address(address)
+    if address.startswith("tls://") and security is None:
+        raise ValueError(
+            f"the scheduler {address!r} speaks TLS: pass security=Security(...) (from the"
+            f" command line: --tls-ca-file, --tls-cert and --tls-key)"
+        )
+    # distributed's Client waits for the handshake without a deadline, so a port that accepts
+    # connections but does not speak Dask (a web server) would hang it: ask first, with one.
+    kind = _identify(address, security, timeout_s)
+    if kind != "Scheduler":
+        raise OSError(f"{address!r} is a Dask {kind}, not a scheduler: give the scheduler's address")
+    try:
+        return Client(address, security=security, timeout=timeout_s)
+    except (OSError, TimeoutError) as error:
+        raise _unreachable(address, timeout_s, error) from None
+
+
+def _identify(address: str, security: Any, timeout_s: float) -> str:
+    """The ``type`` the server at ``address`` reports (``Scheduler``, ``Worker``, ...)."""
+    from distributed.core import rpc
+
+    args = security.get_connection_args("client") if security is not None else {}
+
+    async def identity() -> dict:
+        # Connecting gets most of the time, so a refused port reports why.
+        async with rpc(address, timeout=0.9 * timeout_s, connection_args=args) as server:
+            return await server.identity()
+
+    outcome: dict[str, Any] = {}
+
+    def probe() -> None:  # a thread of its own: the caller may be inside an event loop (Jupyter)
+        try:
+            outcome["identity"] = asyncio.run(asyncio.wait_for(identity(), timeout_s))
+        except BaseException as error:  # noqa: BLE001  (reported to the caller below)
+            outcome["error"] = error
+
+    thread = threading.Thread(target=probe, name="dask-bo-probe", daemon=True)
+    thread.start()
+    thread.join(timeout_s + 5)
+    error = outcome.get("error")
+    if "identity" not in outcome:
+        raise _unreachable(address, timeout_s, error)
+    identity = outcome["identity"]
+    return str(identity.get("type", "server")) if isinstance(identity, dict) else "server"
+
+
+def _unreachable(address: str, timeout_s: float, error: BaseException | None) -> OSError:
+    if error is None or isinstance(error, (asyncio.TimeoutError, TimeoutError)):
+        why = "no Dask handshake; is it a Dask scheduler's port?"
+    else:
+        why = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return OSError(
+        f"cannot reach a Dask scheduler at {address!r} within {timeout_s:g} s ({why});"
+        f" check the address and that 'dask scheduler' is running there"
+    )

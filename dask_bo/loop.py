@@ -32,6 +32,18 @@ class RunInterrupted(RunStopped):
     journal holds everything else (``resume`` sends those points again)."""
 
 
+def in_flight_limit(threads: int, max_in_flight: int | None) -> int:
+    """Evaluations to keep out: one per thread present, and a few more waiting on the
+    scheduler (an eighth of the threads, at least one), capped by ``max_in_flight``.
+
+    The ones waiting go out the moment a thread frees up, and they are what makes an adaptive
+    cluster grow: Dask sizes it from the tasks it holds, and one task per thread never asks
+    for more threads than there are.
+    """
+    wanted = threads + max(1, threads // 8)
+    return wanted if max_in_flight is None else min(wanted, max_in_flight)
+
+
 class StopSignal:
     """Set from any thread to stop a run cleanly: no new point goes out and those in flight
     are cancelled (the journal keeps them in flight, for ``resume``)."""
@@ -133,9 +145,16 @@ class Loop:
                 self._send(proposal)
             self.stopped_early = self._stop_reason()
             self._refill(received=None)
+            self.backend.follow_workers(self._completed.add)
             for future, value in self._completed:
                 received = self.clock()
-                sent = self.in_flight.pop(future)
+                sent = self.in_flight.pop(future, None)
+                if sent is None:  # a worker joined or left: fill what is free now
+                    future.release()
+                    self._refill(received=None)
+                    if not self.in_flight:
+                        break
+                    continue
                 if future.status == "cancelled" and self.stop_requested.is_set():
                     continue  # not an outcome: the journal keeps it in flight
                 record = self.backend.record(future, value, sent.fields)
@@ -143,12 +162,15 @@ class Loop:
                 if not any(s.proposal.proposal == INITIAL for s in self.in_flight.values()):
                     self._start_driver(received)
                 self.proposer.tell(sent.proposal, record)
-                self.stopped_early = self.stopped_early or self._stop_reason(record)
+                by_callback = self._callbacks(record)
+                self.stopped_early = self.stopped_early or by_callback or self._stop_reason()
                 self._refill(received)
                 self.progress.update(record, len(self.in_flight), counted=record.proposal != INITIAL)
                 # Only now: the client holds a message back for 10 ms after the one before it,
                 # and the new point is the urgent one.
                 future.release()
+                if not self.in_flight:
+                    break  # wake-ups still pending must not keep the loop waiting
         except KeyboardInterrupt:
             self.backend.cancel(list(self.in_flight))
             self.write(Event.INTERRUPTED, reason="interrupted (Ctrl-C or SIGTERM)",
@@ -170,7 +192,20 @@ class Loop:
         self.backend.cancel(futures)
 
     # -- phases ------------------------------------------------------------------------
-    def _stop_reason(self, record: Evaluation | None = None) -> str | None:
+    def _callbacks(self, record: Evaluation) -> str | None:
+        """Call every callback with ``record``; :return: why one stops the run, if one does."""
+        reason = None
+        for callback in self.callbacks:
+            name = getattr(callback, "__name__", repr(callback))
+            try:
+                if callback(record, self.result):
+                    reason = reason or f"stopped by callback {name}"
+            except Exception as error:
+                logger.warning("callback %s raised %r: stopping the run", name, error)
+                reason = reason or f"callback {name} raised {error!r}"
+        return reason
+
+    def _stop_reason(self) -> str | None:
         s = self.settings
         if self.stop_requested.is_set():
             return "stopped on request"
@@ -181,14 +216,6 @@ class Loop:
             return f"reached the target {s.target:g} (best {best.y:g})"
         if s.max_time_s is not None and self.clock() - self.result.started_at >= s.max_time_s:
             return f"ran for max_time_s={s.max_time_s:g} s"
-        for callback in self.callbacks if record is not None else ():
-            name = getattr(callback, "__name__", repr(callback))
-            try:
-                if callback(record, self.result):
-                    return f"stopped by callback {name}"
-            except Exception as error:
-                logger.warning("callback %s raised %r: stopping the run", name, error)
-                return f"callback {name} raised {error!r}"
         return None
 
     def _slots(self) -> int:
@@ -198,8 +225,9 @@ class Loop:
             self.write(Event.CAPACITY, threads=count)
             self.publish(Event.CAPACITY, threads=count)
         self._threads_written = len(changes)
-        limit = self.settings.max_in_flight
-        return threads if limit is None else min(threads, limit)
+        if self.settings.mode == "sync":  # a batch is one point per thread
+            return threads if self.settings.max_in_flight is None else min(threads, self.settings.max_in_flight)
+        return in_flight_limit(threads, self.settings.max_in_flight)
 
     def _refill(self, received: float | None) -> None:
         """Give every free slot a point while the budget lasts and no stopping rule holds."""

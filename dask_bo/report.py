@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .history import Result
-from .journal import JOURNAL_NAME, journal_state, read_journal
+from .events import RunState, replay
+from .journal import JOURNAL_NAME, read_journal
+from .result import Result
 
 
 def load_result(directory: str | Path) -> Result:
@@ -17,35 +18,57 @@ def load_result(directory: str | Path) -> Result:
     says so in ``stopped_early`` (``"interrupted: ..."``), as does a run that stopped early.
 
     :raises FileNotFoundError: There is no journal in ``directory``.
-    :raises ValueError: The journal does not describe a run.
+    :raises ValueError: The journal does not describe a run (a
+        :class:`~dask_bo.journal.JournalError` if it is damaged).
     """
-    events = read_journal(Path(directory))
-    config, history, in_flight = journal_state(events)
-    settings, problem = config["settings"], config["problem"]
-    starts = [e["started_at"] for e in events if e["event"] == "driver_started"]
-    started_at = starts[0] if starts else min(
-        (e.submitted_at for e in history if e.submitted_at is not None), default=0.0
-    )
-    # The last "finished" counts only if no "resumed" came after it.
-    last = {e["event"]: i for i, e in enumerate(events)}
-    finished = events[last["finished"]]["metrics"] if last.get("finished", -1) > last.get("resumed", -1) else None
+    return result_from_state(replay(read_journal(Path(directory))))
+
+
+def result_from_state(state: RunState) -> Result:
+    """The :class:`Result` a replayed journal describes.
+
+    :raises ValueError: The journal has no ``start`` event.
+    """
+    if state.config is None:
+        raise ValueError("the journal has no 'start' event: it does not describe a run")
+    settings, problem = state.config.get("settings", {}), state.config.get("problem", {})
+    history, finished = state.history, state.finished
+    started_at = state.started_at
+    if started_at is None:  # interrupted before its driver started: the first submission
+        started_at = min((e.submitted_at for e in history if e.submitted_at is not None), default=0.0)
+    workers = state.driver.get("workers") or max(1, len({e.worker for e in history if e.worker}))
     if finished is not None:
-        workers = finished["workers"]
+        workers = finished.get("workers") or workers
         stopped_early = finished.get("stopped_early")
-        latencies = [finished["dispatch_latency_s"]] if finished.get("dispatch_latency_s") is not None else []
+        # Only the median latency is journalled; keeping it makes the metrics read back unchanged.
+        latency = finished.get("dispatch_latency_s")
+        latencies = [latency] if latency is not None else []
     else:
-        workers = max(1, len({e.worker for e in history if e.worker}))
+        n = len(state.in_flight)
+        why = f"interrupted ({state.interrupted_reason})" if state.interrupted_reason else "interrupted"
         stopped_early = (
-            f"interrupted: the journal has no 'finished' event; "
-            f"{len(in_flight)} submitted point{'' if len(in_flight) == 1 else 's'} never evaluated"
+            f"{why}: the journal has no 'finished' event; "
+            f"{n} submitted point{'' if n == 1 else 's'} never evaluated"
         )
         latencies = []
-    # Only the median latency is journalled; keeping it makes the metrics read back unchanged.
     return Result(
-        mode=settings["mode"], problem=problem["name"], workers=workers, seed=settings.get("seed"),
-        history=history, started_at=started_at, minimum=problem.get("minimum"),
-        dispatch_latencies_s=latencies, stopped_early=stopped_early,
+        mode=settings.get("mode", state.driver.get("mode", "async")),
+        problem=problem.get("name", state.driver.get("problem", "?")),
+        workers=workers, seed=settings.get("seed"), history=history, started_at=started_at,
+        minimum=problem.get("minimum"), dispatch_latencies_s=latencies, stopped_early=stopped_early,
+        rule=settings.get("rule", state.driver.get("rule")),
+        direction=settings.get("direction", "minimize"),
+        space=_space(problem), threads=state.threads, paused_s=state.paused_s,
     )
+
+
+def _space(problem: dict[str, Any]):
+    """The problem's named space, if the journal holds one."""
+    if not problem.get("space"):
+        return None
+    from .space import Space
+
+    return Space.from_dict(problem["space"])
 
 
 def run_folders(directory: Path) -> dict[str, Path]:
@@ -59,24 +82,19 @@ def run_folders(directory: Path) -> dict[str, Path]:
 
 
 def write_report(directory: Path) -> tuple[dict[str, dict[str, Any]], list[Path]]:
-    """Redraw every plot of the run (or comparison) in ``directory``.
+    """Rewrite the history and redraw every plot of the run (or comparison) in ``directory``.
 
     :return: The metrics by mode, and the files written.
     """
     from .drivers import save_comparison
-    from .history import write_history_csv
-    from .plotting import plot_points, plot_regret, plot_timeline
 
     results = {}
     written: list[Path] = []
-    for folder in run_folders(directory).values():
+    for folder in run_folders(Path(directory)).values():
         result = load_result(folder)
         results[result.mode] = result
-        write_history_csv(result.history, folder / "history.csv")
-        written.append(folder / "history.csv")
-        written.append(plot_regret({result.mode: result}, folder / "regret.png"))
-        written.append(plot_timeline(result, folder / "timeline.png"))
-        written.append(plot_points(result, folder / "points.png"))
+        written.append(result.write_history_csv(folder / "history.csv"))
+        written += result.write_plots(folder)
     if len(results) == 2:
         save_comparison(results, directory)
         written += [directory / "comparison.png", directory / "comparison.json"]

@@ -137,7 +137,55 @@ def test_report_on_a_folder_without_a_journal_fails_in_one_line(tmp_path):
 
 
 def test_report_on_a_journal_that_is_not_a_run_fails_in_one_line(tmp_path):
-    (tmp_path / "journal.jsonl").write_text('{"event": "submitted", "id": 0}\n')
+    (tmp_path / "journal.jsonl").write_text('{"event": "submitted", "id": 0, "x": [0.5]}\n')
     failed = report(tmp_path)
     assert failed.returncode == 2
     assert "start" in failed.stderr and "Traceback" not in failed.stderr
+
+
+def test_report_on_a_damaged_journal_names_the_file_and_line(tmp_path):
+    (tmp_path / "journal.jsonl").write_bytes(
+        b'{"event": "start", "config": {"settings": {"mode": "async"}, "problem": {"name": "p"}}}\n'
+        b'{"event": "evaluated", "id": 0, "x": [0.\xff], "y": 1.0, "status": "ok"}\n'
+        b'{"event": "finished", "metrics": {}}\n'
+    )
+    failed = report(tmp_path)
+    assert failed.returncode == 2 and "Traceback" not in failed.stderr
+    assert len(failed.stderr.strip().splitlines()) == 1
+    assert f"{tmp_path / 'journal.jsonl'}: line 2 is not UTF-8" in failed.stderr
+
+
+def journal_line(kind, t, **fields):
+    return json.dumps({"event": kind, "run": "r", "time": t, **fields})
+
+
+def evaluated_line(i, t, proposal="rule"):
+    return journal_line("evaluated", t, id=i, x=[0.1 * i, 0.2], y=float(i), status="ok", proposal=proposal,
+                        worker="tcp://w", submitted_at=t - 2, started_at=t - 2, finished_at=t, duration_s=2.0)
+
+
+def test_a_resumed_interrupted_run_loads_with_its_pause_left_out(tmp_path):
+    config = {"settings": {"mode": "async", "seed": 1, "rule": "ucb"}, "problem": {"name": "p", "minimum": -1.0}}
+    lines = [
+        journal_line("start", 0, config=config), evaluated_line(0, 5, "initial"),
+        journal_line("driver_started", 10, started_at=10.0, workers=2),
+        journal_line("capacity", 10, threads=2),
+        evaluated_line(1, 12), evaluated_line(2, 14),
+        journal_line("interrupted", 15, reason="SIGINT"),
+        journal_line("resumed", 115, in_flight=[3], evaluations=2),
+        journal_line("submitted", 115, id=3, x=[0.3, 0.2], proposal="rule", submitted_at=115.0),
+        journal_line("driver_started", 115, started_at=10.0, workers=2),
+        evaluated_line(3, 117),
+        journal_line("submitted", 117, id=4, x=[0.4, 0.2], proposal="rule", submitted_at=117.0),
+        journal_line("interrupted", 118, reason="SIGTERM"),
+    ]
+    (tmp_path / "journal.jsonl").write_text("\n".join(lines) + "\n")
+    result = load_result(tmp_path)
+    assert result.paused_s == 100.0 and result.wall_s == pytest.approx(117 - 10 - 100)
+    assert result.threads == [(10.0, 2), (15.0, 0), (115.0, 2)]
+    m = result.metrics()
+    assert m["evaluations"] == 3 and m["utilization"] == pytest.approx(6 / (2 * 7))
+    assert m["rule"] == "ucb" and m["best_regret"] == 1.0 and result.workers == 2
+    assert result.stopped_early == (
+        "interrupted (SIGTERM): the journal has no 'finished' event; 1 submitted point never evaluated"
+    )

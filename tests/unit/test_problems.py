@@ -3,14 +3,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dask_bo.evaluation import as_finite_number, call_objective, evaluate
-from dask_bo.problems import PROBLEM_NAMES, Problem, get_problem, load_objective, parse_bounds
+from dask_bo.problems import (
+    _NAMED, PROBLEM_NAMES, Problem, as_finite_number, get_problem, load_objective, parse_bounds,
+)
+from dask_bo.worker import call_objective, evaluate
 
 
-@pytest.mark.parametrize("name", PROBLEM_NAMES)
+@pytest.mark.parametrize("name", list(_NAMED))
 def test_named_problems_match_trieste(name):
     import trieste.objectives
-    from dask_bo.problems import _NAMED
 
     attribute = _NAMED[name][0]
     reference = getattr(trieste.objectives, attribute)
@@ -111,6 +112,8 @@ def test_load_objective_from_module_and_file(tmp_path):
         load_objective("no_such_module_xyz:f")
     with pytest.raises(ValueError, match="has no function 'g'"):
         load_objective(f"{path}:g")
+    with pytest.raises(ValueError, match="has no function 'nope'"):
+        load_objective("math:nope")
     with pytest.raises(ValueError, match="does not exist"):
         load_objective(f"{tmp_path}/missing.py:f")
 
@@ -146,3 +149,193 @@ def test_thompson_batch_is_pending_and_in_the_box():
     np.testing.assert_array_equal(optimizer.pending_points, points)
     # The objective increases with x: samples of its posterior prefer the lower corner.
     assert np.mean(points.sum(axis=1)) < 1.0
+
+
+# --- named spaces, the mixed benchmark, objective forms, descriptions -------------------------
+
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+
+from dask_bo.problems import problem_from_description  # noqa: E402
+from dask_bo.space import Categorical, Float, Int, Space  # noqa: E402
+
+
+def test_mixed_branin_has_its_stated_minimum_on_the_grid():
+    from dask_bo.objectives import MIXED_BRANIN_MINIMUM, mixed_branin_array
+
+    problem = get_problem("mixed-branin")
+    assert problem.name in PROBLEM_NAMES and problem.minimum == MIXED_BRANIN_MINIMUM
+    assert problem.space.names == ("x", "y", "variant")
+    assert isinstance(problem.space.parameters["y"], Int)
+    for x, y in [(-math.pi, 12), (math.pi, 2)]:
+        index = problem.space.from_params({"x": x, "y": y, "variant": "a"})
+        assert problem.value(index) == pytest.approx(MIXED_BRANIN_MINIMUM, abs=1e-12)
+        shifted = problem.value(problem.space.from_params({"x": x, "y": y, "variant": "c"}))
+        assert shifted == pytest.approx(MIXED_BRANIN_MINIMUM + 1.0, abs=1e-12)
+    # Nothing on a fine grid of the whole space is lower (the vectorized twin).
+    xs, ys, vs = np.meshgrid(np.linspace(-5, 10, 3001), np.arange(16), np.arange(3))
+    grid = np.stack([xs.ravel(), ys.ravel(), vs.ravel()], axis=1)
+    assert mixed_branin_array(grid).min() >= MIXED_BRANIN_MINIMUM - 1e-12
+
+
+def test_a_named_objective_gets_native_values_by_name():
+    seen = []
+
+    def objective(params):
+        seen.append(dict(params))
+        return params["lr"] * params["layers"] + (params["solver"] == "cg")
+
+    space = Space({"lr": Float(1e-3, 1, log=True), "layers": Int(1, 8), "solver": Categorical(["cg", "gmres"])})
+    problem = Problem(objective, space=space)
+    x = space.from_params({"lr": 0.5, "layers": 3, "solver": "cg"})
+    assert problem.value(x) == 2.5 and problem.lower == space.lower and problem.dim == 3
+    assert seen == [{"lr": 0.5, "layers": 3, "solver": "cg"}]
+    assert [type(v) for v in seen[0].values()] == [float, int, str]
+
+
+def test_reading_an_undeclared_parameter_fails_the_evaluation_by_name():
+    problem = Problem(lambda p: p["lr"] * p["momentum"], space=Space({"lr": Float(0, 1), "n": Int(1, 3)}))
+    record = evaluate(problem, [0.5, 2.0], 0, 0.0, "initial")
+    assert record.status == "failed"
+    assert record.error == (
+        "UndeclaredParameter: the objective read parameter 'momentum', which the space does not"
+        " declare; declared parameters: lr, n (add it to the space or fix the objective)"
+    )
+
+
+class Counted:
+    """An objective in either form that counts its calls."""
+
+    def __init__(self, form, error=None):
+        self.form, self.error, self.calls = form, error, []
+
+    def __call__(self, points):
+        self.calls.append(np.shape(points))
+        if self.error is not None:
+            raise self.error
+        if self.form == "notebook":  # the reference notebook's check, first thing
+            if points.shape[1] != 2:
+                raise ValueError(f"Incorrect input shape, expected (*, 2), got {points.shape}")
+            return np.array([[float(np.sum(p))] for p in points])
+        if self.form == "indexing":
+            return points[:, :1] + points[:, 1:]
+        return float(points[0] + points[1])
+
+
+@pytest.mark.parametrize("form", ["notebook", "indexing"])
+def test_batch_form_is_detected_once(form):
+    f = Counted(form)
+    problem = Problem(f, [0, 0], [1, 1])
+    assert problem.value([0.25, 0.5]) == 0.75
+    assert f.calls == [(2,), (1, 2)]  # the 1-D call's shape complaint, then the batch call
+    assert problem.value([0.5, 0.5]) == 1.0 and problem.value([0.0, 0.5]) == 0.5
+    assert f.calls[2:] == [(1, 2), (1, 2)]  # remembered: no more 1-D calls
+
+
+@pytest.mark.parametrize("batch", [None, False])
+def test_a_plain_objective_is_called_once_per_point(batch):
+    f = Counted("plain")
+    problem = Problem(f, [0, 0], [1, 1], batch=batch)
+    assert [problem.value([0.25, 0.5]), problem.value([0.5, 0.5])] == [0.75, 1.0]
+    assert f.calls == [(2,), (2,)]
+    f = Counted("notebook")
+    assert Problem(f, [0, 0], [1, 1], batch=True).value([0.25, 0.5]) == 0.75 and f.calls == [(1, 2)]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [ValueError("solver diverged"), TypeError("bad mesh"), IndexError("list index out of range")],
+)
+def test_the_users_own_error_reaches_the_record_unchanged_after_one_call(error):
+    f = Counted("plain", error)
+    record = evaluate(Problem(f, [0, 0], [1, 1]), [0.1, 0.2], 3, 0.0, "initial")
+    assert record.status == "failed" and f.calls == [(2,)]
+    assert record.error == f"{type(error).__name__}: {error}"
+
+
+def test_problem_arguments_are_checked():
+    space = Space({"a": Float(0, 1)})
+    with pytest.raises(ValueError, match="needs lower= and upper= .* or space=, got neither"):
+        Problem(plain)
+    with pytest.raises(ValueError, match="not both"):
+        Problem(plain, [0], [2], space=space)
+    with pytest.raises(ValueError, match="batch=True is for box objectives"):
+        Problem(plain, space=space, batch=True)
+    with pytest.raises(TypeError, match="space must be a dask_bo.Space"):
+        Problem(plain, space={"a": Float(0, 1)})
+    # The box form is a space too, and keeps its numbers.
+    box = Problem(plain, [0, -1], [1, 1], name="b")
+    assert box.space == Space.box([0, -1], [1, 1]) and box.with_delay(2.0).space == box.space
+
+
+def test_delay_model_on_a_named_space_uses_its_unit_scale():
+    space = Space({"lr": Float(1e-4, 1, log=True), "c": Categorical(["a", "b", "c"])})
+    problem = Problem(lambda p: 0.0, space=space, delay_scale=2.0)
+    assert problem.delay_s(space.from_params({"lr": 1e-2, "c": "c"})) == pytest.approx(2 * (0.5 + 1.0))
+
+
+def write(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_descriptions_rebuild_the_problem(tmp_path):
+    path = write(tmp_path / "objective.py", "def f(p):\n    return float(p['n'] + p['lr'])\n")
+    space = Space({"lr": Float(1e-3, 1, log=True), "n": Int(1, 8), "c": Categorical([True, False])})
+    made = Problem(load_objective(f"{path}:f"), space=space, name="f", spec=f"{path}:f", delay_scale=1.5)
+    description = json.loads(json.dumps(made.describe()))
+    assert description["space"] == space.to_dict()
+    assert description["fingerprint"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    again = problem_from_description(description)
+    assert again.space == space and again.delay_scale == 1.5 and again.spec == made.spec
+    assert again.value(space.from_params({"lr": 0.5, "n": 2, "c": False})) == 2.5
+    # Named problems come back by name; a Python function must be given again.
+    mixed = problem_from_description(json.loads(json.dumps(get_problem("mixed-branin", 2.0).describe())))
+    assert mixed.space == get_problem("mixed-branin").space and mixed.delay_scale == 2.0
+    box = Problem(plain, [0, 0], [2, 1], name="p", minimum=0.0)
+    described = json.loads(json.dumps(box.describe()))
+    assert "space" not in described and described["fingerprint"] is None
+    with pytest.raises(ValueError, match="pass it again"):
+        problem_from_description(described)
+    assert problem_from_description(described, plain) == box
+
+
+def test_fingerprint_follows_the_objectives_file(tmp_path, monkeypatch):
+    path = write(tmp_path / "my_objective_mod.py", "def f(x):\n    return 1.0\n")
+    problem = Problem(load_objective(f"{path}:f"), [0], [1], spec=f"{path}:f")
+    before = problem.fingerprint()
+    assert before == hashlib.sha256(path.read_bytes()).hexdigest()
+    write(path, "def f(x):\n    return 1000.0\n")
+    assert problem.fingerprint() != before
+    monkeypatch.syspath_prepend(str(tmp_path))
+    by_module = Problem(load_objective("my_objective_mod:f"), [0], [1], spec="my_objective_mod:f")
+    assert by_module.fingerprint() == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert get_problem("branin").fingerprint() is None and Problem(plain, [0], [1]).fingerprint() is None
+
+
+def test_load_objective_says_what_the_name_is(tmp_path):
+    path = write(tmp_path / "values.py", "f = 3.0\nclass K:\n    @staticmethod\n    def g(x):\n        return 2.0\n")
+    with pytest.raises(ValueError, match=rf"'{path}:f' is a float, not a function"):
+        load_objective(f"{path}:f")
+    assert load_objective(f"{path}:K.g")(0) == 2.0
+    with pytest.raises(ValueError, match="'math:pi' is a float, not a function"):
+        load_objective("math:pi")
+    assert load_objective("os.path:join")("a", "b") == "a/b"
+
+
+def test_resuming_a_changed_objective_file_needs_consent(tmp_path):
+    path = write(tmp_path / "objective.py", "def f(x):\n    return float(x[0])\n")
+    made = Problem(load_objective(f"{path}:f"), [0], [1], spec=f"{path}:f", batch=False)
+    description = json.loads(json.dumps(made.describe()))
+    assert problem_from_description(description).value([0.5]) == 0.5
+    write(path, "def f(x):\n    return 1000 * float(x[0])\n")
+    with pytest.raises(ValueError, match=r"objective's file \(.*objective.py:f\) changed since the run began.*--allow-changed-objective"):
+        problem_from_description(description)
+    assert problem_from_description(description, allow_changed_objective=True).value([0.5]) == 500.0
+    # The file given again from elsewhere (same contents as recorded): accepted, spec updated.
+    moved = write(tmp_path / "moved.py", "def f(x):\n    return float(x[0])\n")
+    again = problem_from_description(description, f"{moved}:f")
+    assert again.spec == f"{moved}:f" and again.value([0.5]) == 0.5
+    # A function given again is taken as it is.
+    assert problem_from_description(description, lambda x: 2.0).value([0.5]) == 2.0

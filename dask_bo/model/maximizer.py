@@ -1,0 +1,130 @@
+"""The acquisition maximizer: joint L-BFGS-B restarts from the best of many uniform samples."""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+import scipy.optimize
+import tensorflow as tf
+from trieste.space import Box
+
+
+class AcquisitionMaximizer:
+    """Maximizes an acquisition function over a box: the best of ``num_restarts`` L-BFGS-B
+    runs started from the best of ``num_samples`` uniform points.
+
+    Trieste's own optimizer computes each gradient eagerly and runs 10 x D optimizations
+    (0.4 s an ask on hartmann-6 at 200 points). Here the restarts are optimized together
+    as one problem (their values summed), with the value and gradient compiled once per
+    acquisition function (trieste updates those in place, so one trace serves a whole run).
+    It is a trieste ``AcquisitionOptimizer`` (``maximizer(space, target) -> [1, D]``), and
+    :meth:`maximize` also gives the best ``k`` distinct local maxima.
+
+    :param num_samples: Uniform points to start from (default ``max(1000, 250 * D)``).
+    :param num_restarts: L-BFGS-B starts: the best of the samples.
+    :param maxiter: L-BFGS-B iterations (of the joint problem), at most.
+    :param ftol: Stop once an iteration raises the restarts' summed value by less than this
+        fraction of it.
+    """
+
+    def __init__(
+        self, num_samples: int | None = None, num_restarts: int = 10, maxiter: int = 60,
+        ftol: float = 1e-4,
+    ):
+        self.num_samples = num_samples
+        self.num_restarts = num_restarts
+        self.maxiter = maxiter
+        self.ftol = ftol
+        self.last_result: scipy.optimize.OptimizeResult | None = None
+        """The latest L-BFGS-B result, for diagnostics."""
+        self._compiled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def __call__(self, space: Box, target_func) -> tf.Tensor:
+        """The maximizer [1, D] of ``target_func`` (inputs [N, 1, D], outputs [N, 1])."""
+        lower = tf.cast(space.lower, tf.float64)
+        width = tf.cast(space.upper, tf.float64) - lower
+        return lower + tf.constant(self.maximize(int(space.dimension), target_func, 1)) * width
+
+    def maximize(self, dim: int, target_func, k: int = 1, min_distance: float = 0.02) -> np.ndarray:
+        """The best ``k`` local maxima [k, D] of ``target_func`` over the unit cube, best first,
+        each at least ``min_distance`` (in every coordinate's max) from those before it; when
+        the restarts find fewer, the best remaining samples fill the rest.
+
+        :param target_func: Inputs [N, 1, D] in the unit cube, outputs [N, 1].
+        """
+        if isinstance(target_func, tuple):
+            raise NotImplementedError("vectorized acquisition functions are not supported")
+        lower = tf.zeros([dim], tf.float64)
+        width = tf.ones([dim], tf.float64)
+        num_samples = max(self.num_samples or max(1000, 250 * dim), 2 * k)
+        samples = tf.random.uniform([num_samples, dim], dtype=tf.float64)
+        values = target_func(samples[:, None, :])[:, 0]
+        values = tf.where(tf.math.is_finite(values), values, -np.inf)
+        order = tf.argsort(values, direction="DESCENDING")
+        samples, values = tf.gather(samples, order).numpy(), tf.gather(values, order).numpy()
+        restarts = min(max(self.num_restarts, 2 * k), num_samples)
+        starts = samples[:restarts]
+        value_and_gradient = self._value_and_gradient(target_func, dim)
+        # L-BFGS-B's tolerance is relative only for values above 1, and acquisition values are
+        # often 1e-3, late in a run 1e-14: unscaled, it either ran to maxiter or stopped at
+        # once near the best sample. On the starts' scale it stops when the maxima stop
+        # improving (benchmarks/README.md).
+        scale = abs(float(np.sum(values[:restarts])))
+        scale = scale if 0.0 < scale < np.inf else 1.0
+
+        def loss(flat: np.ndarray) -> tuple[float, np.ndarray]:
+            v, g = value_and_gradient(tf.constant(flat.reshape(-1, dim)), lower, width)
+            v, g = v.numpy(), g.numpy()
+            if not (np.isfinite(v).all() and np.isfinite(g).all()):
+                return np.inf, np.zeros_like(flat)  # L-BFGS-B backtracks
+            return -float(v.sum()) / scale, -g.ravel() / scale
+
+        found = self.last_result = scipy.optimize.minimize(
+            loss, starts.ravel(), jac=True, method="L-BFGS-B",
+            bounds=[(0.0, 1.0)] * starts.size, options={"maxiter": self.maxiter, "ftol": self.ftol},
+        )
+        ends = np.clip(found.x.reshape(-1, dim), 0.0, 1.0)
+        end_values = value_and_gradient(tf.constant(ends), lower, width)[0].numpy()
+        # Never worse than the samples: they compete with the ends.
+        candidates = np.concatenate([ends, samples])
+        scores = np.concatenate([np.where(np.isfinite(end_values), end_values, -np.inf), values])
+        return _distinct_best(candidates, scores, k, min_distance)
+
+    def _value_and_gradient(self, target_func, dim: int):
+        """The compiled ``u [K, D] -> (values [K], d sum(values) / du [K, D])``, u in the unit cube.
+
+        It is a concrete function, called without tf.function's search of its traces for a
+        match (half a millisecond a call, and L-BFGS-B calls it about 60 times a point).
+        """
+        compiled = self._compiled.get(target_func)
+        if compiled is None:
+
+            def value_and_gradient(u, lower, width):
+                with tf.GradientTape() as tape:
+                    tape.watch(u)
+                    values = target_func((lower + u * width)[:, None, :])[:, 0]
+                    total = tf.reduce_sum(values)
+                return values, tape.gradient(total, u)
+
+            vector = tf.TensorSpec([dim], tf.float64)
+            compiled = tf.function(value_and_gradient).get_concrete_function(
+                tf.TensorSpec([None, dim], tf.float64), vector, vector
+            )
+            self._compiled[target_func] = compiled
+        return compiled
+
+
+def _distinct_best(points: np.ndarray, scores: np.ndarray, k: int, min_distance: float) -> np.ndarray:
+    """The ``k`` best-scoring points [k, D], each ``min_distance`` from those chosen before it
+    (fewer apart only when there are not ``k`` such points)."""
+    order = np.argsort(-scores, kind="stable")
+    chosen: list[int] = []
+    for i in order:
+        if all(np.max(np.abs(points[i] - points[j])) >= min_distance for j in chosen):
+            chosen.append(int(i))
+            if len(chosen) == k:
+                break
+    rest = [int(i) for i in order if int(i) not in chosen]
+    chosen += rest[: k - len(chosen)]
+    return points[chosen]

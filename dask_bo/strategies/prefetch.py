@@ -1,0 +1,337 @@
+"""The model's thread (asynchronous mode): it builds, tells, asks and refits while the
+workers compute, and keeps points ready for the next free worker. What it does next is
+decided by :mod:`dask_bo.strategies.policy`; this module carries the decisions out and owns
+the pending set (ready points, points in flight by the caller's key, results not yet told),
+so a failed or lost point leaves it by bookkeeping."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Hashable
+
+import numpy as np
+
+from . import policy
+from .policy import PolicyState, StepTimes
+
+logger = logging.getLogger("dask_bo")
+
+_FAILED = object()  # what a model step that raised returns
+
+
+@dataclass(eq=False)  # compared by identity: a refresh finds its point by it
+class _Ready:
+    u: np.ndarray  # [D]
+    proposal: str
+    seen: int  # observations the model had when it asked for the point
+
+
+class Prefetcher:
+    """Runs the model on one thread of its own and keeps points ready for free workers.
+
+    The driver's thread calls :meth:`start`, :meth:`next_point`, :meth:`observe` and
+    :meth:`stop`; the model's steps all run on the thread ``dask-bo-prefetch``.
+
+    :param strategy_factory: Builds the strategy (on the thread): an object with ``ask(n,
+        pending [P, D]) -> [n, D]``, ``ask_thompson(n, pending) -> [n, D]``, ``tell(x [N, D],
+        y [N, 1])``, ``refit()``, ``refit_due()``, ``full_refit_due()`` and ``dataset_size``.
+    :param capacity: Worker threads now; the driver keeps the attribute up to date.
+    :param max_explore: At most this many space-filling points while the model works (none
+        are limited once the model has failed).
+    :param space_filling: ``taken [T, D] -> u [D]``: a point far from those taken.
+    :param dim: The points' dimension D.
+    :param in_flight: Points already out (resumed runs) by key: pending until observed.
+    :param taken: Points evaluated before [T, D], for ``space_filling`` to avoid.
+    :param clock: Seconds, monotonic; it times the model's steps.
+    """
+
+    def __init__(
+        self,
+        strategy_factory: Callable[[], Any],
+        capacity: int,
+        max_explore: int,
+        space_filling: Callable[[np.ndarray], np.ndarray],
+        *,
+        dim: int,
+        in_flight: dict[Hashable, np.ndarray] | None = None,
+        taken: np.ndarray | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._factory = strategy_factory
+        self._space_filling = space_filling
+        self._clock = clock
+        self._dim = dim
+        self.capacity = capacity
+        self.strategy: Any = None
+        self._cond = threading.Condition()
+        self._ready: deque[_Ready] = deque()
+        self._in_flight = {k: _vector(u, dim) for k, u in (in_flight or {}).items()}
+        self._arrived: list[tuple[np.ndarray, float]] = []  # observed, not yet told
+        self._taken = [_vector(u, dim) for u in (() if taken is None else taken)]
+        self._taken += self._in_flight.values()
+        self._durations: deque[float] = deque(maxlen=policy.RECENT_DURATIONS)
+        self._steps = StepTimes()
+        self._target = policy.INITIAL_TARGET
+        self._explore_left = max_explore
+        self._dataset_size = 0
+        self._failed = False
+        self._warned: set[str] = set()
+        self._tokens = itertools.count()
+        self._stopped = False
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="dask-bo-prefetch", daemon=True)
+
+    # -- the driver's side ----------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def next_point(self, key: Hashable | None = None) -> tuple[Hashable, np.ndarray, str]:
+        """The point for a free worker, pending (in flight) under ``key`` until observed.
+
+        Waits for the model only when no point is ready and the exploration budget is spent.
+
+        :param key: The caller's name for the point (say its evaluation id); ``None``: a new
+            token.
+        :return: ``(key, u [D], proposal)``, proposal ``"rule"``, ``"thompson"`` or
+            ``"explore"``.
+        """
+        key = ("point", next(self._tokens)) if key is None else key
+        with self._cond:
+            if key in self._in_flight:
+                raise ValueError(f"expected a key not in flight, got {key!r} (already out)")
+            self._target = policy.grown_target(self._state())
+            self._cond.notify_all()
+            self._cond.wait_for(lambda: self._error or policy.serve(self._state()) != "wait")
+            self._raise_error()
+            if policy.serve(self._state()) == "ready":
+                entry = self._ready.popleft()
+                u, proposal = entry.u, entry.proposal
+            else:
+                taken = np.array(self._taken).reshape(-1, self._dim)
+                u, proposal = _vector(self._space_filling(taken), self._dim), "explore"
+                self._explore_left -= 1
+            self._in_flight[key] = u
+            self._taken.append(u)
+            self._cond.notify_all()
+            return key, u, proposal
+
+    def observe(self, key: Hashable, u: np.ndarray, y: float | None, duration_s: float | None):
+        """A point's evaluation is over: it leaves the pending set, and ``y`` (lower is
+        better; ``None``: failed, lost or timed out) is told to the model.
+
+        :param key: The point's key (from :meth:`next_point` or ``in_flight``).
+        :param u: The point evaluated [D].
+        :param duration_s: How long the evaluation took (``None``: unknown).
+        """
+        with self._cond:
+            self._in_flight.pop(key, None)
+            if y is not None:
+                self._arrived.append((_vector(u, self._dim), float(y)))
+            if duration_s is not None:
+                self._durations.append(max(float(duration_s), policy.MIN_DURATION_S))
+            self._cond.notify_all()
+
+    def state(self) -> PolicyState:
+        """What the policy decides from, now."""
+        with self._cond:
+            return self._state()
+
+    @property
+    def pending(self) -> np.ndarray:
+        """The points the model must avoid [P, D]: in flight, ready, observed but not told."""
+        with self._cond:
+            return self._pending()
+
+    @property
+    def ready(self) -> list[tuple[np.ndarray, str]]:
+        """The ready points and their proposals, in serving order."""
+        with self._cond:
+            return [(e.u, e.proposal) for e in self._ready]
+
+    def stop(self) -> Any:
+        """Stop the thread, tell what has arrived, drop the ready points.
+
+        :return: The strategy, with every observed result told (``None`` if it was never
+            built or its build failed).
+        """
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._thread.join()
+        self._raise_error()
+        with self._cond:
+            self._ready.clear()
+            arrived, self._arrived = self._arrived, []
+        if self.strategy is not None:
+            self._tell(arrived)
+        return self.strategy
+
+    # -- state ----------------------------------------------------------------------------
+    def _state(self) -> PolicyState:  # with the lock held
+        return PolicyState(
+            capacity=self.capacity, durations_s=tuple(self._durations), steps=self._steps,
+            ready_seen=tuple(e.seen for e in self._ready), dataset_size=self._dataset_size,
+            target=self._target, model=self.strategy is not None and not self._failed,
+            failed=self._failed, explore_left=self._explore_left,
+        )
+
+    def _pending(self, without: _Ready | None = None) -> np.ndarray:  # with the lock held
+        points = [*self._in_flight.values(), *(e.u for e in self._ready if e is not without)]
+        points += [u for u, _ in self._arrived]
+        return np.array(points, dtype=np.float64).reshape(-1, self._dim)
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise RuntimeError(f"the model thread failed: {self._error!r}") from self._error
+
+    # -- the thread -----------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            if self._build():
+                self._loop()
+        except BaseException as error:  # a bug of ours: surfaced by next_point and stop
+            logger.exception("the model thread failed")
+            with self._cond:
+                self._error = error
+                self._cond.notify_all()
+
+    def _build(self) -> bool:
+        started = self._clock()
+        strategy = self._call("build", self._factory)
+        if strategy is _FAILED:
+            self._fail()
+            return False
+        with self._cond:
+            self._steps = replace(self._steps, build_s=self._clock() - started)
+            self.strategy = strategy
+        self._tell([])
+        # The first ask traces the acquisition function: cover it, and leave it untimed (its
+        # tracing says nothing of what later asks cost).
+        self._push(policy.first_cover(self.state()), "thompson")
+        self._push(1, "rule", timed=False)
+        return True
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(
+                    lambda: self._stopped or policy.has_work(self._state(), bool(self._arrived))
+                )
+                if self._stopped:
+                    return
+                arrived, self._arrived = self._arrived, []
+                wanted = self._target - len(self._ready)
+            # Steps run outside the lock, so that results keep arriving meanwhile.
+            self._tell(arrived)
+            if self._failed:
+                continue
+            plan = policy.refill(self.state(), wanted)
+            self._push(plan.thompson, "thompson")
+            if plan.ask:
+                self._push(plan.ask, "rule")
+            elif not arrived:
+                self._refresh()
+            if not self._failed and self._call("refit_due", self.strategy.refit_due, False):
+                full = self._call("full_refit_due", self.strategy.full_refit_due, False)
+                self._push(policy.refit_cover(self.state(), bool(full)), "thompson")
+                started = self._clock()
+                if self._call("refit", self.strategy.refit) is not _FAILED:
+                    seconds = {"full_refit_s" if full else "warm_refit_s": self._clock() - started}
+                    with self._cond:
+                        self._steps = replace(self._steps, **seconds)
+
+    def _tell(self, arrived: list[tuple[np.ndarray, float]]) -> None:
+        if arrived:
+            x = np.array([u for u, _ in arrived]).reshape(-1, self._dim)
+            y = np.array([[v] for _, v in arrived], dtype=np.float64)
+            self._call("tell", lambda: self.strategy.tell(x, y))
+        size = self._call("dataset_size", lambda: self.strategy.dataset_size)
+        with self._cond:
+            self._dataset_size = self._dataset_size if size is _FAILED else int(size)
+            self._cond.notify_all()
+
+    def _ask(self, n: int, proposal: str, pending: np.ndarray, timed: bool = True) -> Any:
+        """``n`` points [n, D] of ``proposal`` (a rule ask is timed), or ``_FAILED``."""
+        if proposal == "thompson":
+            return self._call("ask_thompson", lambda: self.strategy.ask_thompson(n, pending))
+        started = self._clock()
+        points = self._call("ask", lambda: self.strategy.ask(n, pending))
+        if timed and points is not _FAILED:
+            with self._cond:
+                self._steps = replace(self._steps, ask_s=(self._clock() - started) / n)
+        return points
+
+    def _push(self, n: int, proposal: str, timed: bool = True) -> None:
+        """Ready ``n`` points of ``proposal``; a failed rule ask is replaced by Thompson
+        points, and if those fail too, the model has failed for good."""
+        if n <= 0:
+            return
+        with self._cond:
+            pending = self._pending()
+        points = self._ask(n, proposal, pending, timed)
+        replaced = points is _FAILED and proposal == "rule"
+        if replaced:
+            points, proposal = self._ask(n, "thompson", pending), "thompson"
+        if points is _FAILED:
+            if replaced:
+                self._fail()
+            return
+        entries = [_Ready(_vector(u, self._dim), proposal, self._dataset_size) for u in points]
+        with self._cond:
+            self._ready.extend(entries)
+            self._cond.notify_all()
+
+    def _fail(self) -> None:
+        with self._cond:
+            self._failed = True
+            self._cond.notify_all()
+
+    def _refresh(self) -> None:
+        """Ask again for a stale ready point, with the data told since. The old point stays
+        ready meanwhile, for a worker that frees up, but is not pending for this ask."""
+        with self._cond:
+            i = policy.stale_index(self._state())
+            if i is None:
+                return
+            stale = self._ready[i]
+            pending = self._pending(without=stale)
+        fresh = self._ask(1, "rule", pending)
+        with self._cond:
+            if fresh is _FAILED:  # keep it, and do not ask again for it
+                stale.seen = self._dataset_size
+                return
+            entry = _Ready(_vector(fresh[0], self._dim), "rule", self._dataset_size)
+            if stale in self._ready:
+                self._ready[self._ready.index(stale)] = entry
+            else:  # handed out during the ask: in flight now; keep both
+                self._ready.append(entry)
+            self._cond.notify_all()
+
+    def _call(self, step: str, call: Callable[[], Any], default: Any = _FAILED) -> Any:
+        """The model step's value, or ``default`` if it raised (warned once per step): a
+        failing model must not stop the run."""
+        try:
+            return call()
+        except Exception as error:
+            if step not in self._warned:
+                self._warned.add(step)
+                logger.warning(
+                    "the model's %s failed (%r): workers get Thompson or space-filling points"
+                    " instead", step, error,
+                )
+            return default
+
+
+def _vector(u: Any, dim: int) -> np.ndarray:
+    """``u`` as a float64 point [D]."""
+    u = np.asarray(u, dtype=np.float64).reshape(-1)
+    if u.shape != (dim,):
+        raise ValueError(f"expected a point of {dim} coordinates, got shape {u.shape}")
+    return u
+
