@@ -184,14 +184,24 @@ def test_mixed_smoke(tmp_path):
 def test_model_cost_smoke():
     if not rules_available():
         pytest.skip("dask_bo.strategies.Strategy has not landed in this checkout")
-    _, lines = bench("--sizes", "20,40", "--models", "exact,sparse", "--repeats", "1", script="model_cost.py")
-    assert [(l["model"], l["points"]) for l in lines] == [("exact", 20), ("exact", 40), ("sparse", 20), ("sparse", 40)]
+    _, lines = bench("--sizes", "20", "--models", "exact,sparse", "--repeats", "1", script="model_cost.py")
+    assert [(l["model"], l["points"], l["sparse"]) for l in lines] == [("exact", 20, False), ("sparse", 20, True)]
     for line in lines:
         assert line["pending"] == 15 and set(line["seconds"]) >= {"build", "ask", "tell", "warm_refit", "full_refit"}
         assert all(v is None or v > 0 for v in line["seconds"].values()), line
-    _, lines = bench("--sizes", "20,40000", "--models", "exact", "--repeats", "1", "--max-step-s", "5",
-                     script="model_cost.py")
-    assert "seconds" in lines[0] and "predicted" in lines[1]["skipped"], lines
+
+
+def test_model_cost_skips_what_would_take_too_long():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        model_cost = importlib.import_module("model_cost")
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    last = {"points": 1000, "seconds": {"build": 2.0, "ask_first": 50.0, "ask": 0.5, "full_refit": None}}
+    assert model_cost.predicted_step_s(last, "exact", 2000) == pytest.approx(16.0)  # cubic from 1,000
+    assert model_cost.predicted_step_s(last, "sparse", 2000) == pytest.approx(4.0)
+    assert model_cost.predicted_step_s(dict(last, points=100), "exact", 500) == pytest.approx(10.0)
+    assert model_cost.predicted_step_s(None, "exact", 100) is None
 
 
 def test_startup_smoke():
