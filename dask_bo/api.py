@@ -97,12 +97,12 @@ def _drive(
         result.threads.extend(backend.threads_over_time)
         backend.close()
         bar.close()
-        publisher.publish(Event.FINISHED, wall_s=result.wall_s)
+        result.stopped_early = loop.stopped_early
+        if not any(e.ok for e in result.history):
+            errors = "; ".join(sorted({str(e.error) for e in result.history})[:3])
+            result.stopped_early = result.stopped_early or f"no evaluation succeeded (errors: {errors})"
+        publisher.publish(Event.FINISHED, metrics=result.metrics())
         publisher.close()
-    result.stopped_early = loop.stopped_early
-    if not any(e.ok for e in result.history):
-        errors = "; ".join(sorted({str(e.error) for e in result.history})[:3])
-        result.stopped_early = result.stopped_early or f"no evaluation succeeded (errors: {errors})"
     write(Event.FINISHED, metrics=result.metrics())
     return result
 
@@ -248,7 +248,7 @@ def compare(problem: Problem | str, *, client: Any = None, out: str | Path | Non
 
 
 def save_comparison(results: dict[str, Result], out: Path) -> None:
-    from .plotting import plot_comparison
+    from .plots import plot_comparison
 
     out.mkdir(parents=True, exist_ok=True)
     summary = {mode: r.metrics() for mode, r in results.items()}
@@ -292,11 +292,11 @@ def resume(
     client, owned = _client(client, workers)
     journal = Journal.reopen(out)
     try:
-        journal.write(Event.RESUMED, in_flight=[s["id"] for s in state.in_flight],
-                      evaluations=settings.evaluations)
+        resumed = journal.write(Event.RESUMED, in_flight=[s["id"] for s in state.in_flight],
+                                evaluations=settings.evaluations)
+        resumed_state = replay(journal.events + [resumed])
         has_design = any(e.proposal in (INITIAL, "warm") for e in state.history) or any(
             s["proposal"] == INITIAL for s in state.in_flight)
-        resumed_state = replay(read_journal(out))
         result = _drive(
             client, problem, settings, state.history, journal, run_id=state.run_id or uuid.uuid4().hex[:8],
             progress=progress, callbacks=callbacks, stop=stop,

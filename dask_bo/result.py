@@ -59,7 +59,7 @@ class _atomic:
 
 def _plot_functions():
     """The renderers (the only import of the plotting module here)."""
-    from .plotting import plot_points, plot_regret, plot_timeline
+    from .plots import plot_points, plot_regret, plot_timeline
 
     return plot_regret, plot_timeline, plot_points
 

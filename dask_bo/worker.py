@@ -19,10 +19,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from .problems import Problem, as_finite_number
 
-try:
-    from .records import Evaluation
-except ImportError:  # until records.py lands; the lead drops this fallback
-    from .history import Evaluation
+from .records import Evaluation
 
 __all__ = [
     "evaluate", "evaluation_task", "EvaluationFailed", "ProblemPlugin", "call_objective",

@@ -19,11 +19,10 @@ import numpy as np
 import pytest
 from distributed import Client, LocalCluster
 
-from dask_bo.drivers import Settings, _Run, optimize, resume, run_async
-from dask_bo.history import Evaluation
+from dask_bo import optimize, resume
 from dask_bo.journal import read_journal
-from dask_bo.optimizer import Optimizer
 from dask_bo.problems import Problem
+from dask_bo.records import Evaluation
 
 from ..conftest import RemoteCluster
 from .test_cli import dask_bo
@@ -44,30 +43,60 @@ def seed_records(points, f):
     return [Evaluation(id=i, x=tuple(p), y=f(np.array(p)), status="ok") for i, p in enumerate(points)]
 
 
-def test_failures_are_recorded_and_leave_the_pending_set(client):
+def test_failures_are_recorded_and_the_run_goes_on(client, tmp_path):
     from distributed import get_task_stream
 
     problem = Problem(flaky, [0, 0], [1, 1], name="flaky", batch=False)
-    # The initial design straddles the failing corners, so failures surely happen.
-    run = _Run(client, problem, Settings(evaluations=12), [], None, False, 0)
+    # The initial data straddles the failing corners, and the run goes on past its failures.
+    initial = seed_records([[0.2, 0.2], [0.5, 0.5], [0.1, 0.6]], flaky)
     with get_task_stream(client) as stream:
-        run.gather([run.submit(np.array(p), "initial") for p in ([0.2, 0.2], [0.9, 0.5], [0.5, 0.9], [0.1, 0.6])])
+        result = optimize(problem, client=client, evaluations=16, initial_data=initial, out=tmp_path,
+                          progress=False, seed=3)
+    assert len(result.driven) == 16
+    failed = [e for e in result.driven if not e.ok]
+    for e in failed:
+        assert e.error in (f"RuntimeError: solver diverged at {e.x[0]:.3f}",
+                           "ValueError: objective returned nan, expected a finite number"), e.error
+        assert "Traceback" in e.traceback
     # Failures show in the dashboard's task stream as failed "objective" tasks.
-    outcomes = sorted(t["status"] for t in stream.data if t["key"].startswith("objective-"))
-    assert outcomes == ["OK", "OK", "error", "error"], outcomes
-    statuses = [e.status for e in run.history]
-    assert statuses.count("failed") == 2
-    errors = {e.error for e in run.history if not e.ok}
-    assert "RuntimeError: solver diverged at 0.900" in errors
-    assert "ValueError: objective returned nan, expected a finite number" in errors
-    assert all("Traceback" in e.traceback for e in run.history if not e.ok)
-    ok = [e for e in run.history if e.ok]
-    optimizer = run_async(run, lambda: Optimizer(
-        problem.lower, problem.upper, np.array([e.x for e in ok]), np.array([[e.y] for e in ok])
-    ))
-    assert len([e for e in run.history if e.proposal != "initial"]) == 12
-    assert optimizer.pending_points.shape == (0, 2)
-    assert optimizer.dataset_size == sum(e.ok for e in run.history)
+    outcomes = [t["status"] for t in stream.data if t["key"].startswith("objective-")]
+    assert outcomes.count("error") == len(failed)
+    # A failed point left the pending set: nothing is asked twice.
+    assert len({e.x for e in result.history}) == len(result.history)
+
+
+def counted_calls(x, folder):
+    """Counts its calls in files, then raises the user's own ValueError."""
+    import uuid
+
+    (Path(folder) / uuid.uuid4().hex).touch()
+    raise ValueError("the user's own message")
+
+
+def test_a_failing_objective_is_called_once_with_its_message_intact(client, tmp_path):
+    import functools
+
+    problem = Problem(functools.partial(counted_calls, folder=str(tmp_path)), [0, 0], [1, 1], name="c")
+    initial = seed_records([[0.1, 0.2], [0.5, 0.5], [0.8, 0.3]], lambda x: float(x.sum()))
+    result = optimize(problem, client=client, evaluations=3, initial_data=initial, progress=False)
+    assert [e.error for e in result.driven] == ["ValueError: the user's own message"] * 3
+    assert len(list(tmp_path.iterdir())) == 3
+
+
+def big_closure(data):
+    def f(x):
+        return float(np.sum((np.asarray(x) - 0.5) ** 2) + data[0])
+
+    return f
+
+
+def test_a_large_closure_travels_once(client):
+    problem = Problem(big_closure(np.zeros(50_000_000 // 8)), [0, 0], [1, 1], name="big", batch=False)
+    result = optimize(problem, client=client, mode="sync", evaluations=9, initial=3, progress=False)
+    assert all(e.ok for e in result.history)
+    # Sent with each evaluation, 50 MB took 0.5-1.7 s per evaluation to arrive.
+    waits = sorted(e.started_at - e.submitted_at for e in result.driven)
+    assert waits[len(waits) // 2] < 0.3, waits
 
 
 def always_fails(x):
@@ -106,15 +135,31 @@ def test_hung_evaluation_times_out_and_its_worker_is_freed(tmp_path):
     with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as cluster, \
             Client(cluster) as client:
         start = time.monotonic()
-        result = optimize(problem, client=client, evaluations=6, initial_data=initial, timeout_s=3, progress=False)
+        result = optimize(problem, client=client, evaluations=6, initial_data=initial, eval_timeout_s=3,
+                          progress=False)
         statuses = [e.status for e in result.driven]
         assert statuses.count("timeout") == 1 and statuses.count("ok") == 5
         timed_out = next(e for e in result.driven if e.status == "timeout")
-        assert "--timeout" in timed_out.error
+        assert "3 s" in timed_out.error and "restart" in timed_out.error
         assert time.monotonic() - start < 120
         # The hung thread is gone: both workers serve again.
         client.wait_for_workers(2, timeout=60)
         assert sum(client.run(lambda: 1).values()) == 2
+
+
+def one_second(x):
+    time.sleep(1.0)
+    return float(np.sum(x))
+
+
+def test_timeouts_count_from_the_start_on_the_worker(tmp_path):
+    # Six initial points on two workers queue for up to three seconds: not late.
+    problem = Problem(one_second, [0, 0], [1, 1], name="second", batch=False)
+    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        result = optimize(problem, client=client, mode="sync", evaluations=2, initial=6, eval_timeout_s=2.5,
+                          progress=False)
+    assert [e.status for e in result.history] == ["ok"] * 8
 
 
 def slow_sum(x):
@@ -272,3 +317,40 @@ def test_embedded_cluster_listens_on_loopback_only():
         bound = {sock.getsockname()[0] for server in scheduler.http_server._sockets.values()
                  for sock in [server]}
         assert bound == {"127.0.0.1"}, bound
+
+
+def test_resume_knows_what_it_resumes(client, tmp_path):
+    from dask_bo import RunStopped, start
+
+    problem = Problem(slow_sum, [0, 0], [1, 1], name="slow", batch=False)
+    finished = tmp_path / "finished"
+    optimize(problem, client=client, evaluations=3, initial=2, out=finished, progress=False)
+    with pytest.raises(RunStopped, match="finished"):
+        resume(finished, client=client, objective=slow_sum, progress=False)
+    extended = resume(finished, client=client, objective=slow_sum, evaluations=5, progress=False)
+    assert len(extended.driven) == 5
+    # A new run in a folder that holds one is refused (resume it, or --overwrite).
+    with pytest.raises(ValueError, match="--overwrite|resume"):
+        optimize(problem, client=client, evaluations=3, out=finished, progress=False)
+    # The time between two drivers is nobody's: wall_s counts the drivers' time only.
+    paused = tmp_path / "paused"
+    handle = start(problem, client=client, evaluations=12, initial=2, out=paused, progress=False)
+    wait_for(lambda: len(driven_evaluated(paused)) >= 3, what="3 evaluations")
+    handle.stop()
+    first = handle.result(timeout_s=60)
+    time.sleep(3)  # the downtime between the drivers, which must not count
+    second = resume(paused, client=client, objective=slow_sum, progress=False)
+    assert len(second.driven) == 12
+    span = max(e.finished_at for e in second.driven) - second.started_at
+    assert second.wall_s < span - 2.5, (second.wall_s, span)
+    assert first.history == second.history[:len(first.history)]
+
+
+def test_max_failures_holds_across_resumes(client, tmp_path):
+    problem = Problem(always_fails, [0, 0], [1, 1], name="broken", batch=False)
+    initial = seed_records([[0.1, 0.2], [0.5, 0.5], [0.8, 0.3]], lambda x: float(x.sum()))
+    first = optimize(problem, client=client, evaluations=20, initial_data=initial, max_failures=2,
+                     out=tmp_path, progress=False)
+    again = resume(tmp_path, client=client, objective=always_fails, progress=False)
+    assert len(again.driven) == len(first.driven)
+    assert "max_failures=2" in again.stopped_early

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import struct
+import subprocess
+import sys
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
-from dask_bo.history import Evaluation, Result
+from dask_bo import Evaluation, Result
+from dask_bo.plots import parameter_axes, points_figure, regret_figure
 from dask_bo.plotting import (
     NO_WORKER,
     REGRET_FLOOR,
@@ -24,7 +31,7 @@ W1, W2 = "tcp://127.0.0.1:40001", "tcp://127.0.0.1:40002"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def ev(i, x, y=None, status="ok", proposal="lp", worker=W1, submitted=None, started=None, finished=None):
+def ev(i, x, y=None, status="ok", proposal="rule", worker=W1, submitted=None, started=None, finished=None):
     """An evaluation with times in seconds after the driver's start."""
     at = lambda t: None if t is None else T0 + t  # noqa: E731
     return Evaluation(
@@ -110,11 +117,11 @@ def test_timeline_info_has_one_bar_per_driven_evaluation_by_worker():
     assert [b["submitted_s"] for b in bars] == pytest.approx([1.0, 1.0, 1.6, 2.1])
     # The idle gap on W2 between the failure and the next evaluation is there to see.
     assert bars[2]["start_s"] - bars[1]["end_s"] == pytest.approx(0.1)
-    assert {b["proposal"] for b in bars} == {"lp"}
+    assert {b["proposal"] for b in bars} == {"rule"}
 
 
 def test_timeline_info_leaves_out_evaluations_with_no_times():
-    hist = history() + [Evaluation(id=9, x=(0.0, 0.0), y=None, status="lost", proposal="lp")]
+    hist = history() + [Evaluation(id=9, x=(0.0, 0.0), y=None, status="lost", proposal="rule")]
     assert 9 not in [b["id"] for b in timeline_info(result(hist))]
     assert timeline_info(result([])) == []
 
@@ -122,24 +129,155 @@ def test_timeline_info_leaves_out_evaluations_with_no_times():
 def test_points_info_lists_every_evaluation_with_its_status():
     info = points_info(result())
     assert info["id"] == [0, 1, 3, 2, 4, 5]
-    assert info["x0"] == [0.1, 0.5, 0.9, 0.3, 0.2, 0.6]
-    assert info["x1"] == [0.2, 0.5, 0.1, 0.7, 0.4, 0.6]
+    assert info["x_coord"] == [0.1, 0.5, 0.9, 0.3, 0.2, 0.6]
+    assert info["y_coord"] == [0.2, 0.5, 0.1, 0.7, 0.4, 0.6]
     assert info["y"] == [3.0, 2.0, None, 1.5, 0.5, None]
     assert info["status"] == ["ok", "ok", "failed", "ok", "ok", "lost"]
     assert info["initial"] == [True, True, False, False, False, False]
-    assert info["dim"] == 2
+    assert (info["dim"], info["names"], info["x_param"], info["y_param"]) == (2, ["x0", "x1"], "x0", "x1")
     assert info["best"] == 4  # the index of id 4 (y = 0.5)
 
 
 def test_points_info_in_one_dimension_and_with_no_success():
     info = points_info(result(one_d()))
-    assert info["dim"] == 1
-    assert info["x1"] == [0.0, 0.0, 0.0]
+    assert info["dim"] == 1 and info["y_param"] is None
+    assert info["y_coord"] == [0.0, 0.0, 0.0]
     assert info["best"] == 1
     failed = points_info(result(all_failed()))
     assert failed["best"] is None and failed["y"] == [None, None, None]
     empty = points_info(result([]))
-    assert empty["dim"] == 0 and empty["best"] is None and empty["x0"] == []
+    assert empty["dim"] == 0 and empty["best"] is None and empty["x_coord"] == []
+
+
+@dataclasses.dataclass(frozen=True)
+class Named:
+    """A record of a named space (the fields plots read; ``params`` as the objective got them)."""
+
+    id: int
+    x: tuple
+    y: Any
+    params: dict
+    status: str = "ok"
+    proposal: str = "rule"
+    worker: str | None = W1
+    submitted_at: float | None = T0
+    started_at: float | None = T0
+    finished_at: float | None = T0 + 1
+    duration_s: float | None = 1.0
+    error: str | None = None
+
+    @property
+    def ok(self):
+        return self.status == "ok"
+
+    @property
+    def driven(self):
+        return self.proposal not in ("initial", "warm")
+
+
+SOLVERS = ["cg", "gmres", "bicg"]
+
+
+def named_history():
+    """lr (log float), layers (int), solver (categorical: x holds the choice's index)."""
+    rows = [(1e-4, 2, "gmres", 3.0, "initial"), (1e-2, 8, "cg", 1.0, "rule"), (3e-3, 4, "bicg", 2.0, "rule")]
+    # The records' own class once it carries params, else a stand-in with the same fields.
+    record = Evaluation if "params" in {f.name for f in dataclasses.fields(Evaluation)} else Named
+    return [record(id=i, x=(lr, float(layers), float(SOLVERS.index(solver))), y=y, status="ok",
+                   params={"lr": lr, "layers": layers, "solver": solver}, proposal=proposal,
+                   worker=W1, submitted_at=T0, started_at=T0, finished_at=T0 + 1, duration_s=1.0)
+            for i, (lr, layers, solver, y, proposal) in enumerate(rows)]
+
+
+def test_points_info_names_the_parameters_and_learns_the_categories():
+    r = result(named_history(), minimum=None)
+    axes = parameter_axes(r)
+    assert list(axes) == ["lr", "layers", "solver"]
+    assert axes["solver"]["categories"] == SOLVERS  # index 0..2 -> its choice
+    assert axes["layers"]["categories"] is None and axes["lr"]["categories"] is None
+    info = points_info(r, x_param="solver", y_param="lr")
+    assert (info["x_param"], info["y_param"]) == ("solver", "lr")
+    assert info["x_coord"] == [1.0, 0.0, 2.0] and info["y_coord"] == [1e-4, 1e-2, 3e-3]
+    assert points_info(r, x_param="layers")["y_param"] == "lr"  # the first other parameter
+    with pytest.raises(ValueError, match=r"expected y_param among the parameters \['lr', 'layers', 'solver'\], got 'depth'"):
+        points_info(r, y_param="depth")
+
+
+def test_a_declared_space_gives_names_categories_and_log_scales():
+    space = SimpleNamespace(names=["lr", "layers", "solver"], parameters={
+        "lr": SimpleNamespace(low=1e-5, high=1e-1, log=True), "layers": SimpleNamespace(low=1, high=8, log=False),
+        "solver": SimpleNamespace(choices=SOLVERS + ["direct"]),
+    })
+    r = result([dataclasses.replace(e, params=None) for e in named_history()], minimum=None)
+    r.space = space
+    axes = parameter_axes(r)
+    assert axes["lr"]["log"] and not axes["layers"]["log"]
+    assert axes["solver"]["categories"] == SOLVERS + ["direct"]  # also the choice never drawn
+    ax = points_figure(r, x_param="solver", y_param="lr").axes[0]
+    assert ax.get_xlabel() == "solver" and ax.get_ylabel() == "lr"
+    assert [t.get_text() for t in ax.get_xticklabels()] == SOLVERS + ["direct"]
+    assert ax.get_yscale() == "log"
+
+
+def test_regret_info_follows_the_direction_when_maximizing():
+    hist = [ev(0, (0.1,), 1.0, proposal="initial"), ev(1, (0.2,), 3.0, submitted=0, started=0, finished=1),
+            ev(2, (0.3,), 2.0, submitted=1, started=1, finished=2)]
+    r = result(hist, minimum=4.0)  # for a maximization: the known optimum
+    r.direction = "maximize"
+    info = regret_info(r)
+    assert info["best"] == [1.0, 3.0, 3.0] and info["regret"] == pytest.approx([3.0, 1.0, 1.0])
+    assert points_info(r)["best"] == 1
+
+
+def test_plots_import_no_other_module_of_dask_bo():
+    """No cycle can pass through the plots: importing them loads neither the history nor
+    matplotlib (workers and light callers import dask_bo without it)."""
+    code = ("import sys, dask_bo.plots, dask_bo.plotting; "
+            "print(sorted(m for m in sys.modules if m.startswith('dask_bo') or m == 'matplotlib'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    loaded = eval(out)
+    assert "matplotlib" not in loaded
+    assert {m for m in loaded if not m.startswith("dask_bo.plots")} <= {"dask_bo", "dask_bo.plotting"}
+
+
+def labelled_ticks(ax):
+    """The y ticks inside the view with a visible label, after drawing."""
+    ax.figure.canvas.draw()
+    low, high = ax.get_ylim()
+    ticks = []
+    for minor in (False, True):
+        for loc, label in zip(ax.get_yticks(minor=minor), ax.get_yticklabels(minor=minor)):
+            if low <= loc <= high and label.get_visible() and label.get_text():
+                ticks.append((loc, label.get_text()))
+    return ticks
+
+
+@pytest.mark.parametrize("final", [0.02, 0.12, 0.045])
+def test_a_log_regret_axis_over_about_a_decade_labels_enough_ticks_to_read_the_final_regret(final):
+    """From 0.3 to ``final``: a decade or less. Every labelled tick reads as a plain number,
+    and two labelled ticks close around the final regret (issue 16)."""
+    ys = [0.3 + 0.4, 0.2 + 0.4, final + 0.4]  # minimum 0.4
+    hist = [ev(0, (0.1,), ys[0], proposal="initial")] + [
+        ev(i, (0.1 * i,), y, submitted=i, started=i, finished=i + 0.5) for i, y in enumerate(ys[1:], 1)]
+    fig = regret_figure({"async": result(hist, minimum=0.4)})
+    for ax in fig.axes[:2]:
+        assert ax.get_yscale() == "log"
+        ticks = labelled_ticks(ax)
+        assert len(ticks) >= 3, ticks
+        for loc, text in ticks:
+            assert float(text) == pytest.approx(loc, rel=1e-3), (loc, text)
+        below = max(loc for loc, _ in ticks if loc <= final * (1 + 1e-9))
+        above = min(loc for loc, _ in ticks if loc >= final * (1 - 1e-9))
+        assert above / below <= 2.5, (below, final, above)
+    assert f"final regret {final:.3g}" in fig.axes[0].get_legend().get_texts()[0].get_text()
+
+
+def test_a_log_regret_axis_over_many_decades_labels_decades():
+    hist = [ev(0, (0.1,), 1.0, proposal="initial"), ev(1, (0.2,), 1e-5, submitted=0, started=0, finished=1)]
+    ax = regret_figure({"async": result(hist, minimum=0.0)}).axes[0]
+    locs = [loc for loc, _ in labelled_ticks(ax)]
+    assert len(locs) >= 3
+    assert all(math.log10(loc) == pytest.approx(round(math.log10(loc))) for loc in locs)
 
 
 # -- renderers ----------------------------------------------------------------------------
@@ -162,6 +300,7 @@ CASES = {
     "empty": lambda: result([]),
     "three-d": lambda: result([ev(0, (0.1, 0.2, 0.3), 1.0, proposal="initial"),
                                ev(1, (0.4, 0.5, 0.6), 0.5, submitted=0, started=0.1, finished=1)]),
+    "named-mixed": lambda: result(named_history(), minimum=None),
 }
 
 
@@ -172,6 +311,8 @@ def test_renderers_write_a_png_of_the_stated_size(case, tmp_path):
     width, height = png_size(plot_timeline(r, tmp_path / "timeline.png"))
     assert width == 1100 and height >= 250
     assert png_size(plot_points(r, tmp_path / "points.png")) == (640, 520)
+    if case == "named-mixed":
+        assert png_size(plot_points(r, tmp_path / "p.png", x_param="solver", y_param="layers")) == (640, 520)
 
 
 def test_renderers_create_missing_folders(tmp_path):
