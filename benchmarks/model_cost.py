@@ -2,6 +2,7 @@
 
     python benchmarks/model_cost.py [--sizes 100,500,1000,2000,5000,10000] [--models exact,sparse]
         [--pending 15] [--rule local-penalization] [--max-step-s 60] [--repeats 3] [--out FILE]
+        [--no-warm-up]
 
 On hartmann-6 (6 dimensions; uniform random points on the unit cube and their values), for
 each model and size N: build a ``Strategy`` on N points (``build``: the model and its first,
@@ -120,6 +121,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-step-s", type=float, default=60.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--no-warm-up", dest="warm_up", action="store_false",
+                        help="skip the untimed first build (smoke tests only)")
     args = parser.parse_args(argv)
     try:
         args.sizes = sorted(int(s) for s in args.sizes.split(","))
@@ -141,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     lines: list[dict[str, Any]] = []
     try:
         for model in args.models:
-            warm_up(model, args)
+            if args.warm_up:
+                warm_up(model, args)
             last = None
             for n in args.sizes:
                 predicted = predicted_step_s(last, model, n)

@@ -36,13 +36,9 @@ from trieste.space import Box
 
 from dask_bo.problems import Problem
 
-try:  # the redesign's modules; the old ones until they land
-    from dask_bo.records import Evaluation
-    from dask_bo.result import Result
-    from dask_bo.worker import evaluate
-except ImportError:  # pragma: no cover - old layout
-    from dask_bo.evaluation import evaluate
-    from dask_bo.history import Evaluation, Result
+from dask_bo.records import Evaluation
+from dask_bo.result import Result
+from dask_bo.worker import evaluate
 
 tf.get_logger().setLevel("ERROR")
 

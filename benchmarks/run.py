@@ -1,6 +1,6 @@
 """Benchmark harness: dask_bo's rules and modes (and the reference notebook's loop) on one cluster.
 
-    python benchmarks/run.py --workload NAME [--seeds N] [--first-seed K] [--arms default,naive]
+    python benchmarks/run.py --workload NAME[,NAME..] [--seeds N] [--first-seed K] [--arms default,naive]
         [--rule NAME[,NAME..]|all] [--modes async,sync] [--out FILE] [--evaluations N]
         [--delay-scale S] [--workers N] [--initial N] [--no-warm-up] [--plan]
     python benchmarks/run.py --workload NAME --summarize FILE [FILE ...]
@@ -124,10 +124,17 @@ class ThreadSampler:
 
 def load_worker_code() -> None:
     """Run on every worker before the first run, so that none pays for its imports in a run."""
-    try:
-        import dask_bo.worker  # noqa: F401
-    except ImportError:  # pragma: no cover - old layout
-        import dask_bo.evaluation  # noqa: F401
+    import dask_bo.worker  # noqa: F401
+
+
+def import_model_stack() -> None:
+    """TensorFlow, trieste and dask_bo's model code, imported once before any run: start-up,
+    not a run (and a run's own import thread then finds them imported)."""
+    from dask_bo.model import configure
+
+    configure()
+    import dask_bo.model.gp  # noqa: F401
+    import dask_bo.strategies  # noqa: F401
 
 
 def seed_everything(seed: int) -> None:
@@ -139,23 +146,16 @@ def seed_everything(seed: int) -> None:
 
 def all_rules() -> list[str]:
     """The rules registered in ``dask_bo.strategies.RULES`` (read only when asked for)."""
-    try:
-        from dask_bo.strategies import RULES
-    except ImportError:  # pragma: no cover - old layout: one rule
-        return [DEFAULT_RULE]
+    from dask_bo.strategies import RULES
+
     return list(RULES)
 
 
 def warm_up(problem, initial: list, rules: list[str], model: str) -> float:
     """One untimed build and ask per rule (TensorFlow's first traces are not a run's)."""
-    start = time.perf_counter()
-    try:
-        from dask_bo.seeding import warm_up as product_warm_up
-    except ImportError:  # pragma: no cover - old layout
-        from naive import warm_up as naive_warm_up
+    from dask_bo.seeding import warm_up as product_warm_up
 
-        naive_warm_up(problem, initial)
-        return time.perf_counter() - start
+    start = time.perf_counter()
     for rule in rules:
         product_warm_up(problem, initial, {"rule": rule, "model": model})
     return time.perf_counter() - start
@@ -213,7 +213,7 @@ def plan(w: Workload, args: argparse.Namespace) -> list[tuple[str, str, str]]:
 def run_workload(name: str, w: Workload, args: argparse.Namespace, emit: Callable[[dict], None]) -> list[dict]:
     problem = make_problem(w)
     runs = plan(w, args)
-    if any(arm == "naive" for arm, _, _ in runs) and not getattr(getattr(problem, "space", None), "is_box", True):
+    if any(arm == "naive" for arm, _, _ in runs) and not problem.space.is_box:
         raise SystemExit(f"the naive arm needs a box problem, got {w.problem!r}: use --arms default")
     client, cluster = start_cluster(w)
     logging.getLogger("distributed").setLevel(logging.WARNING)  # not every client's comings and goings
@@ -221,6 +221,8 @@ def run_workload(name: str, w: Workload, args: argparse.Namespace, emit: Callabl
     try:
         client.run(load_worker_code)
         logger.info("workload %s: %s (%s)", name, w, client.dashboard_link)
+        if any(arm == "default" for arm, _, _ in runs):
+            import_model_stack()
         warmed = not args.warm_up
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             initial = initial_design(client, problem, w.initial, seed)
@@ -252,9 +254,7 @@ def run_one(name, w, problem, client, cluster, initial, arm, mode, rule, seed, a
     if arm == "naive":  # seeds its own process
         result, peak_mb = run_naive_apart(client, problem, initial, w.evaluations, seed, args.warm_up)
         return record_line(name, arm, seed, result, peak_mb, w, rule)
-    options: dict[str, Any] = {}
-    if rule != DEFAULT_RULE or w.model != "auto":  # the old optimize knew neither
-        options.update(rule=rule, model=w.model)
+    options = {"rule": rule, "model": w.model}
     extra: dict[str, Any] = {}
     sampler = ThreadSampler(cluster) if w.adaptive else None
     if sampler is not None:
@@ -280,7 +280,8 @@ def run_one(name, w, problem, client, cluster, initial, arm, mode, rule, seed, a
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workload", required=True, choices=sorted([*WORKLOADS, *SUITES]))
+    parser.add_argument("--workload", required=True,
+                        help=f"comma-separated, of: {', '.join([*WORKLOADS, *SUITES])} (one process runs them in turn)")
     parser.add_argument("--seeds", type=int, default=5, help="how many seeds to run (default 5)")
     parser.add_argument("--first-seed", type=int, default=0,
                         help="runs seeds K..K+N-1 (default 0), to add seeds to an earlier run")
@@ -305,7 +306,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.arms = _names(parser, "--arms", args.arms, ARMS)
     args.modes = _names(parser, "--modes", args.modes, MODES)
-    if args.workload in SUITES:  # a suite compares the rules: every one, no naive arm
+    args.workloads = _names(parser, "--workload", args.workload, [*WORKLOADS, *SUITES])
+    if any(name in SUITES for name in args.workloads):  # a suite compares the rules: every one, no naive arm
         args.rule = args.rule or "all"
         args.arms = args.arms or ["default"]
     args.rules = None
@@ -333,7 +335,7 @@ def _names(parser, flag: str, text: str | None, allowed) -> list[str] | None:
 
 
 def workloads_of(args: argparse.Namespace) -> list[tuple[str, Workload]]:
-    names = SUITES.get(args.workload, (args.workload,))
+    names = [n for workload in args.workloads for n in SUITES.get(workload, (workload,))]
     return [(n, WORKLOADS[n].overridden(evaluations=args.evaluations, delay_scale=args.delay_scale,
                                         workers=args.workers, initial=args.initial)) for n in names]
 

@@ -26,12 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from dask_bo.problems import get_problem
-
-    try:
-        from dask_bo.strategies import Strategy
-    except ImportError:  # pragma: no cover - the old layout
-        Strategy = None
-        from dask_bo.optimizer import Optimizer
+    from dask_bo.strategies import Strategy
 
     seconds: dict[str, float] = {"import": round(time.perf_counter() - started, 3)}
 
@@ -45,21 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(0)
     x = rng.random((args.initial, problem.dim))  # named problems live on the unit cube
     pending = rng.random((args.pending, problem.dim))
-    if Strategy is not None:
-        strategy = timed("build", lambda: Strategy(problem.dim, x, problem.objective(x), rule=args.rule, seed=0))
-        ask = lambda n: strategy.ask(n, pending)  # noqa: E731
-        thompson = lambda n: strategy.ask_thompson(n, pending)  # noqa: E731
-    else:
-        strategy = timed("build", lambda: Optimizer(problem.lower, problem.upper, x, problem.objective(x)))
-        strategy.add_pending(pending)
-        ask, thompson = strategy.ask, strategy.ask_thompson
-    timed("thompson_3", lambda: thompson(3))
+    strategy = timed("build", lambda: Strategy(problem.dim, x, problem.objective(x), rule=args.rule, seed=0))
+    timed("thompson_3", lambda: strategy.ask_thompson(3, pending))
     for i in range(3):
-        timed(f"ask_1_#{i}", lambda: ask(1))
-    timed("ask_4", lambda: ask(4))
+        timed(f"ask_1_#{i}", lambda: strategy.ask(1, pending))
+    timed("ask_4", lambda: strategy.ask(4, pending))
     new = rng.random((4, problem.dim))
     timed("tell_4", lambda: strategy.tell(new, problem.objective(new)))
-    timed("ask_1_after_tell", lambda: ask(1))
+    timed("ask_1_after_tell", lambda: strategy.ask(1, pending))
     timed("first_refit", strategy.refit)
     seconds["first_fit_and_ask"] = round(seconds["build"] + seconds["ask_1_#0"], 3)
     print(json.dumps({"problem": args.problem, "rule": args.rule, "initial": args.initial, "pending": args.pending,

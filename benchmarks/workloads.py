@@ -16,19 +16,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-try:  # the redesign's modules; the old ones until they land
-    from dask_bo.records import INITIAL, Evaluation
-    from dask_bo.worker import evaluate
-except ImportError:  # pragma: no cover - old layout
-    from dask_bo.evaluation import evaluate
-    from dask_bo.history import INITIAL, Evaluation
-
+from dask_bo.config import DEFAULT_RULE
 from dask_bo.problems import Problem, get_problem
-
-try:
-    from dask_bo.config import DEFAULT_RULE
-except ImportError:  # pragma: no cover - old layout
-    DEFAULT_RULE = "local-penalization"
+from dask_bo.records import INITIAL, Evaluation
+from dask_bo.worker import evaluate
 
 
 @dataclass(frozen=True)
@@ -141,7 +132,7 @@ def make_problem(w: Workload, delay_scale: float | None = None) -> Problem:
     if w.delay == "sum":
         return get_problem(w.problem, delay_scale=scale)
     base = get_problem(w.problem)
-    if not (base.batch or getattr(base.space, "is_box", True)):
+    if not base.space.is_box:
         raise ValueError(f"the log-normal delay wraps box problems, got {w.problem!r}")
     import cloudpickle
 
@@ -165,9 +156,8 @@ def initial_points(problem: Problem, n: int, seed: int) -> np.ndarray:
     """The harness's initial design [n, dim] for ``seed``: uniform in the box from
     ``numpy.random.default_rng(seed)`` (as at every earlier commit), the space's own seeded
     sample for a named space."""
-    space = getattr(problem, "space", None)
-    if space is not None and not space.is_box:
-        return np.asarray(space.sample(n, seed), dtype=np.float64)
+    if not problem.space.is_box:
+        return np.asarray(problem.space.sample(n, seed), dtype=np.float64)
     rng = np.random.default_rng(seed)
     lower, upper = np.array(problem.lower), np.array(problem.upper)
     return lower + rng.random((n, problem.dim)) * (upper - lower)

@@ -32,10 +32,8 @@ def workloads():
 
 
 def rules_available() -> list[str]:
-    try:
-        from dask_bo.strategies import RULES
-    except ImportError:
-        return []
+    from dask_bo.strategies import RULES
+
     return list(RULES)
 
 
@@ -43,7 +41,9 @@ def check_run_line(r: dict, workload: str) -> None:
     assert r["workload"] == workload and r["failed"] == 0 and r["lost"] == 0, r
     assert 0 < r["utilization"] <= 1.05, r
     assert 0 < r["eval_s_sum"] < r["workers"] * r["wall_s"] * 1.05, r
-    assert r["driver_peak_rss_mb"] > 0 and r["dispatch_latency_s"] >= 0, r
+    assert r["driver_peak_rss_mb"] > 0, r
+    # None when every point went out before any result came back (tiny budgets)
+    assert r["dispatch_latency_s"] is None or r["dispatch_latency_s"] >= 0, r
     assert r["best_regret"] is not None and r["best_regret"] > -1e-5, r
     for times in (r["time_to_regret"], r["evaluations_to_regret"]):
         assert set(times) == {"1e-1", "1e-2", "1e-3"}, r
@@ -101,16 +101,15 @@ def test_plan_of_every_workload():
     """The issues' settings, the suite's expansion and the rule/mode options, without a cluster."""
     _, plans = bench("--workload", "rules", "--plan", "--seeds", "2", "--modes", "async,sync")
     assert [p["workload"] for p in plans] == ["reference", "heavy-tail", "wide"]
-    expected = rules_available() or ["local-penalization"]
+    expected = rules_available()
     for p in plans:
         assert sorted(map(tuple, p["runs"])) == sorted(
             ("default", m, r) for r in expected for m in ("async", "sync")), p
         assert p["seeds"] == [0, 1]
-    settings = {}
-    for name in ("long", "long-branin", "wide-64", "huge", "elastic", "mixed"):
-        _, (p,) = bench("--workload", name, "--plan", "--modes", "async")
-        settings[name] = p["settings"]
-        assert all(mode == "async" for _, mode, _ in p["runs"]), p
+    _, plans = bench("--workload", "long,long-branin,wide-64,huge,elastic,mixed", "--plan", "--modes", "async")
+    settings = {p["workload"]: p["settings"] for p in plans}
+    assert list(settings) == ["long", "long-branin", "wide-64", "huge", "elastic", "mixed"]
+    assert all(mode == "async" for p in plans for _, mode, _ in p["runs"]), plans
     long = settings["long"]
     assert (long["problem"], long["workers"], long["initial"], long["evaluations"],
             long["delay_scale"]) == ("hartmann-6", 16, 12, 2000, 0.5)
@@ -139,52 +138,36 @@ def test_heavy_tailed_delay_is_lognormal_and_fixed_per_point():
     assert w.without_delay(problem).objective.scale == 0.0
 
 
-def test_rules_modes_and_plot_smoke(tmp_path):
-    """Two rules, both modes, on the heavy-tailed workload; then the plot of those lines."""
+def test_rules_modes_workloads_and_plot_smoke(tmp_path):
+    """In one process: two rules, both modes, on the heavy-tailed workload; the mixed problem;
+    the adaptive cluster; then the plot of those lines."""
     rules = rules_available()
-    if "random" not in rules:
-        pytest.skip("dask_bo.strategies.RULES (with 'random') has not landed in this checkout")
     out = tmp_path / "lines.jsonl"
-    _, lines = bench("--workload", "heavy-tail", "--rule", f"{rules[0]},random", "--modes", "async,sync",
-                     "--workers", "2", "--out", str(out), *TINY, cwd=tmp_path)
+    _, lines = bench("--workload", "heavy-tail,mixed,elastic", "--rule", f"{rules[0]},random", "--modes",
+                     "async,sync", "--workers", "2", "--out", str(out), *TINY, cwd=tmp_path, timeout=600)
     runs = [line for line in lines if not line.get("summary")]
-    assert sorted((r["mode"], r["rule"]) for r in runs) == sorted(
-        (m, r) for m in ("async", "sync") for r in (rules[0], "random"))
+    expected = sorted((m, r) for m in ("async", "sync") for r in (rules[0], "random"))
+    for workload in ("heavy-tail", "mixed", "elastic"):
+        assert sorted((r["mode"], r["rule"]) for r in runs if r["workload"] == workload) == expected
     for r in runs:
-        check_run_line(r, "heavy-tail")
-        assert r["delay"] == "lognormal" and r["workers"] == 2, r
-    (summary,) = [line for line in lines if line.get("summary")]
-    assert "default/async/random" in summary["medians"] and "default/sync/random" in summary["medians"]
-    done, _ = bench(str(out), "--out-dir", str(tmp_path), script="plot.py")
+        check_run_line(r, r["workload"])
+        assert r["workers"] == 2 or r["workload"] == "elastic", r
+    heavy, mixed, elastic = ([r for r in runs if r["workload"] == w] for w in ("heavy-tail", "mixed", "elastic"))
+    assert all(r["delay"] == "lognormal" for r in heavy) and all(r["problem"] == "mixed-branin" for r in mixed)
+    for r in elastic:  # an adaptive cluster from one worker: how many it reached, none lost
+        assert r["workers_at_start"] == 1 and 1 <= r["max_workers"] <= 2, r
+        assert 0 < r["utilization_sampled"] <= 1.05, r
+    summaries = {line["workload"]: line for line in lines if line.get("summary")}
+    assert set(summaries) == {"heavy-tail", "mixed", "elastic"}
+    assert {"default/async/random", "default/sync/random"} <= set(summaries["heavy-tail"]["medians"])
+    done, _ = bench(str(out), "--out-dir", str(tmp_path), "--workload", "heavy-tail", script="plot.py")
     png = tmp_path / "regret-heavy-tail.png"
     assert done.stdout.strip() == str(png) and png.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_elastic_smoke(tmp_path):
-    """An adaptive cluster from one worker: the line says how many it reached and lost none."""
-    _, lines = bench("--workload", "elastic", "--workers", "2", "--modes", "async", *TINY, cwd=tmp_path)
-    (run,) = [line for line in lines if not line.get("summary")]
-    check_run_line(run, "elastic")
-    assert run["workers_at_start"] == 1 and 1 <= run["max_workers"] <= 2, run
-    assert 0 < run["utilization_sampled"] <= 1.05, run
-
-
-def test_mixed_smoke(tmp_path):
-    import dask_bo
-
-    if "mixed-branin" not in dask_bo.PROBLEM_NAMES:
-        pytest.skip("the mixed benchmark problem has not landed in this checkout")
-    _, lines = bench("--workload", "mixed", "--workers", "2", "--modes", "async", "--rule", "random",
-                     *TINY, cwd=tmp_path)
-    (run,) = [line for line in lines if not line.get("summary")]
-    check_run_line(run, "mixed")
-    assert run["problem"] == "mixed-branin" and run["rule"] == "random", run
-
-
 def test_model_cost_smoke():
-    if not rules_available():
-        pytest.skip("dask_bo.strategies.Strategy has not landed in this checkout")
-    _, lines = bench("--sizes", "20", "--models", "exact,sparse", "--repeats", "1", script="model_cost.py")
+    _, lines = bench("--sizes", "20", "--models", "exact,sparse", "--repeats", "1", "--no-warm-up",
+                     script="model_cost.py")
     assert [(l["model"], l["points"], l["sparse"]) for l in lines] == [("exact", 20, False), ("sparse", 20, True)]
     for line in lines:
         assert line["pending"] == 15 and set(line["seconds"]) >= {"build", "ask", "tell", "warm_refit", "full_refit"}
