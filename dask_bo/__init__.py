@@ -25,7 +25,7 @@ _EXPORTS = {
     "Result": "result",
     "load_result": "report",
     "optimize": "api",
-    "compare": "api",
+    "compare": "comparison",
     "resume": "api",
     "start": "api",
     "RunHandle": "api",

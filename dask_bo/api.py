@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import threading
 import uuid
@@ -12,7 +11,7 @@ from typing import Any, Callable, Iterable
 
 from .backend import Backend, RunStopped, SchedulerLost
 from .config import DEFAULT_RULE, Settings, settings_from_options
-from .design import Design
+from .design import Design, import_model_stack, strategy_factory
 from .events import Event, replay
 from .journal import Journal, check_writable, read_journal
 from .loop import Loop, RunInterrupted, StopSignal
@@ -22,35 +21,17 @@ from .records import INITIAL, Evaluation
 from .result import Result
 from .warm import load_initial_data
 
-__all__ = ["optimize", "compare", "resume", "start", "RunHandle", "RunStopped", "RunInterrupted",
+__all__ = ["optimize", "resume", "start", "RunHandle", "RunStopped", "RunInterrupted",
            "SchedulerLost"]
 
 logger = logging.getLogger("dask_bo")
 
 
-def _import_model_stack() -> None:
-    """TensorFlow and trieste take seconds to import: done while the initial design runs."""
+def _warm_imports() -> None:
     try:
-        from .model import configure
-
-        configure()
-        import trieste.acquisition  # noqa: F401
-        import trieste.models.gpflow  # noqa: F401
+        import_model_stack()
     except Exception as error:  # the model's own build reports it
         logger.debug("importing the model stack failed: %r", error)
-
-
-def _strategy_factory(space, settings: Settings, threads: Callable[[], int]):
-    def make(u, y):
-        from .strategies import Strategy
-
-        return Strategy(
-            space.encoded_dim, u, y, rule=settings.rule, asynchronous=settings.mode == "async",
-            batch_size=threads(), model=settings.model, seed=settings.seed, snap=space.snap,
-            refit_fraction=settings.refit_fraction,
-        )
-
-    return make
 
 
 def _client(client: Any, workers: int):
@@ -78,7 +59,7 @@ def _drive(
     driven_done = len(result.driven)
     bar = Progress(settings.evaluations, progress, f"{settings.mode} {problem.name}",
                    initial=driven_done - sum(s["proposal"] != INITIAL for s in in_flight))
-    design = Design(problem.space, settings, history, _strategy_factory(problem.space, settings, backend.threads),
+    design = Design(problem.space, settings, history, strategy_factory(problem.space, settings, backend.threads),
                     backend.threads, in_flight=in_flight)
     info = {"mode": settings.mode, "problem": problem.name, "rule": settings.rule,
             "workers": result.workers, "budget": settings.evaluations, "minimum": problem.minimum,
@@ -89,7 +70,7 @@ def _drive(
                 [s["id"] for s in in_flight], default=-1) + 1, driver=info, resumed=started_at is not None)
     first = design.resumed(in_flight) + (design.initial(initial) if initial else [])
     # Started after the design is drawn: a thread importing a module blocks others that need it.
-    threading.Thread(target=_import_model_stack, name="dask-bo-import", daemon=True).start()
+    threading.Thread(target=_warm_imports, name="dask-bo-import", daemon=True).start()
     try:
         loop.run(first)
     finally:
@@ -211,51 +192,6 @@ def optimize(
             client.close()
     _save(result, out)
     return result
-
-
-def compare(problem: Problem | str, *, client: Any = None, out: str | Path | None = None,
-            initial: int = 3, seed: int | None = 0, workers: int = 3, progress: bool = True,
-            **options: Any) -> dict[str, Result]:
-    """Run sync, then async, from the same initial design on the same cluster.
-
-    Takes :func:`optimize`'s options (but ``mode`` and ``initial_data``). Writes
-    ``out/sync/``, ``out/async/``, ``out/comparison.png`` and ``out/comparison.json``.
-
-    :return: ``{"sync": Result, "async": Result}``.
-    """
-    from .seeding import initial_design, warm_up
-
-    if isinstance(problem, str):
-        problem = get_problem(problem)
-    for mode in ("sync", "async"):
-        if out is not None:
-            check_writable(Path(out) / mode)
-    client, owned = _client(client, workers)
-    try:
-        history = initial_design(client, problem, initial, seed, options.get("eval_timeout_s"))
-        warm_up(problem, history, options)
-        results = {
-            mode: optimize(problem, client=client, mode=mode, seed=seed, initial_data=history,
-                           out=None if out is None else Path(out) / mode, progress=progress, **options)
-            for mode in ("sync", "async")
-        }
-    finally:
-        if owned:
-            client.close()
-    if out is not None:
-        save_comparison(results, Path(out))
-    return results
-
-
-def save_comparison(results: dict[str, Result], out: Path) -> None:
-    from .plots import plot_comparison
-
-    out.mkdir(parents=True, exist_ok=True)
-    summary = {mode: r.metrics() for mode, r in results.items()}
-    if "sync" in results and "async" in results and summary["async"]["wall_s"]:
-        summary["speedup"] = summary["sync"]["wall_s"] / summary["async"]["wall_s"]
-    (out / "comparison.json").write_text(json.dumps(summary, indent=2) + "\n")
-    plot_comparison(results, out / "comparison.png")
 
 
 def resume(

@@ -35,15 +35,13 @@ _NEUTRAL = {"model": "auto", "direction": "minimize", "overwrite": False, "allow
 
 
 def _api() -> SimpleNamespace:
-    """The driver's entry points: dask_bo.api, or the older dask_bo.drivers while it lands."""
-    try:
-        from . import api
-    except ImportError:
-        from . import drivers as api
-    stopped = api.RunStopped
+    """The driver's entry points (imported when a command runs: ``--help`` stays quick)."""
+    from . import api
+    from .comparison import compare
+
     return SimpleNamespace(
-        optimize=api.optimize, compare=api.compare, resume=api.resume, RunStopped=stopped,
-        RunInterrupted=getattr(api, "RunInterrupted", KeyboardInterrupt),
+        optimize=api.optimize, compare=compare, resume=api.resume, RunStopped=api.RunStopped,
+        RunInterrupted=api.RunInterrupted,
     )
 
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 from typing import Any, Callable
 
 import numpy as np
 
 from .config import Settings
-from .loop import Proposal
+from .loop import Proposal, in_flight_limit
+from .strategies.policy import explore_budget
 from .records import INITIAL, Evaluation, observations
 
 logger = logging.getLogger("dask_bo")
@@ -57,7 +59,8 @@ class Design:
         self._in_flight: dict[Any, np.ndarray] = {("id", s["id"]): self._encode(s["x"]) for s in in_flight}
         self._initial_out = sum(s["proposal"] == INITIAL for s in in_flight)
         self._tokens = itertools.count()
-        self._explore_left = max(1, int(settings.explore_fraction * settings.evaluations))
+        self._explore_left = explore_budget(settings.evaluations, settings.explore_fraction,
+                                            in_flight_limit(threads(), settings.max_in_flight))
         self._model: Any = None  # a Prefetcher (async) or a BatchProposer (sync)
         self._warned = False
 
@@ -172,3 +175,35 @@ class Design:
             self._in_flight[p.token] = self._encode(x)
             out.append(p)
         return out
+
+
+_importing = threading.Lock()
+
+
+def import_model_stack() -> None:
+    """Import TensorFlow, GPflow and trieste (seconds), in one thread at a time: trieste's
+    packages import each other, and two threads importing them at once can see one
+    half-initialized."""
+    with _importing:
+        from .model import configure
+
+        configure()
+        import trieste.acquisition.rule  # noqa: F401
+        import trieste.models.gpflow  # noqa: F401
+
+
+def strategy_factory(space, settings: Settings, threads: Callable[[], int]):
+    """``(u [N, E], y [N, 1]) -> Strategy`` for ``settings`` over ``space``; ``threads``
+    sizes a synchronous batch."""
+
+    def make(u, y):
+        import_model_stack()
+        from .strategies import Strategy
+
+        return Strategy(
+            space.encoded_dim, u, y, rule=settings.rule, asynchronous=settings.mode == "async",
+            batch_size=threads(), model=settings.model, seed=settings.seed, snap=space.snap,
+            refit_fraction=settings.refit_fraction,
+        )
+
+    return make

@@ -163,19 +163,19 @@ MIXED_BRANIN_MINIMUM = 5 / (4 * math.pi)
 
 
 def mixed_branin_array(x: np.ndarray) -> np.ndarray:
-    """Branin on a mixed space: ``x`` in [-5, 10], the integer ``y`` in 0..15 standing for
-    Branin's second coordinate ``y + 0.275`` (so that two of its three minima lie on the
+    """Branin on a mixed space: ``x`` in [-5, 10], the integer ``level`` in 0..15 standing
+    for Branin's second coordinate ``level + 0.275`` (so that two of its three minima lie on the
     integer grid), and a variant index 0, 1, 2 adding 0, 0.5, 1.
 
-    :param x: [..., 3] columns x, y, variant index. :return: [..., 1].
+    :param x: [..., 3] columns x, level, variant index. :return: [..., 1].
     """
     shift = _MIXED_BRANIN_SHIFTS[np.asarray(x[..., 2:], dtype=int)]
     return _branin_raw(x[..., :1], x[..., 1:2] + _MIXED_BRANIN_OFFSET) + shift
 
 
 def mixed_branin(params: dict[str, Any]) -> float:
-    """:func:`mixed_branin_array` on ``{"x": float, "y": int, "variant": "a" | "b" | "c"}``."""
-    point = [params["x"], params["y"], MIXED_BRANIN_VARIANTS.index(params["variant"])]
+    """:func:`mixed_branin_array` on ``{"x": float, "level": int, "variant": "a" | "b" | "c"}``."""
+    point = [params["x"], params["level"], MIXED_BRANIN_VARIANTS.index(params["variant"])]
     return float(mixed_branin_array(np.array(point, dtype=np.float64))[0])
 
 

@@ -199,7 +199,7 @@ _NAMED: dict[str, tuple[str, Callable | None, int, tuple[float, float], float]] 
 _MIXED: dict[str, tuple[Callable, Space, float]] = {
     "mixed-branin": (
         mixed_branin,
-        Space({"x": Float(-5.0, 10.0), "y": Int(0, 15), "variant": Categorical(MIXED_BRANIN_VARIANTS)}),
+        Space({"x": Float(-5.0, 10.0), "level": Int(0, 15), "variant": Categorical(MIXED_BRANIN_VARIANTS)}),
         MIXED_BRANIN_MINIMUM,
     ),
 }

@@ -86,7 +86,7 @@ def write_report(directory: Path) -> tuple[dict[str, dict[str, Any]], list[Path]
 
     :return: The metrics by mode, and the files written.
     """
-    from .api import save_comparison
+    from .comparison import save_comparison
 
     results = {}
     written: list[Path] = []

@@ -16,9 +16,14 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .records import HISTORY_COLUMNS
 from .parameters import Categorical, Float, Int, Parameter, SpaceError, parameter_from_dict
 
 __all__ = ["Float", "Int", "Categorical", "Space", "SpaceError"]
+
+
+RESERVED_NAMES = HISTORY_COLUMNS
+"""The history's own columns, which no parameter may be named after."""
 
 
 class Space:
@@ -35,6 +40,11 @@ class Space:
                 raise SpaceError(
                     f"parameter name {name!r} is not an identifier; use letters, digits and"
                     " underscores, not starting with a digit"
+                )
+            if name in RESERVED_NAMES:
+                raise SpaceError(
+                    f"parameter name {name!r} is taken by a column of history.csv"
+                    f" ({', '.join(RESERVED_NAMES)}); rename the parameter"
                 )
             if not isinstance(parameter, (Float, Int, Categorical)):
                 raise SpaceError(f"parameter {name!r}: expected Float, Int or Categorical, got {parameter!r}")

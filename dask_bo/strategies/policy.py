@@ -114,6 +114,13 @@ class Refill:
     ask: int = 0
 
 
+def explore_budget(evaluations: int, fraction: float, slots: int) -> int:
+    """Space-filling points a run may hand out while its model is not ready: ``fraction`` of
+    the budget, but at least one per slot, so that no worker waits for the first build (the
+    cap keeps a run of cheap evaluations from being all exploration)."""
+    return min(evaluations, max(int(fraction * evaluations), slots))
+
+
 def busy_rate(state: PolicyState) -> float | None:
     """Results a second while every worker thread is busy: threads over the mean recent
     duration (``None`` before any). The rate of arrivals would undercount exactly when the

@@ -179,3 +179,17 @@ def test_values_the_model_cannot_fit_never_end_the_run(client, values):
     problem = Problem(patterns[values], [0, 0], [1, 1], name=values, batch=False)
     result = dask_bo.optimize(problem, client=client, evaluations=6, initial=2, progress=False)
     assert len(result.driven) == 6
+
+
+def test_the_first_driven_point_follows_the_initial_design_at_once(client, tmp_path):
+    # TensorFlow's import and the model's build overlap the design; a free worker gets a
+    # space-filling point meanwhile instead of waiting for them.
+    problem = dask_bo.get_problem("hartmann-6", delay_scale=1.0)
+    dask_bo.optimize(problem, client=client, evaluations=6, initial=6, out=tmp_path, progress=False)
+    events = read_journal(tmp_path)
+    last_initial = max(e["time"] for e in events if e["event"] == "evaluated" and e["proposal"] == INITIAL)
+    after = [e["time"] for e in events if e["event"] == "submitted" and e["proposal"] != INITIAL
+             and e["time"] >= last_initial]
+    before = [e for e in events if e["event"] == "submitted" and e["proposal"] != INITIAL
+              and e["time"] < last_initial]
+    assert before or after[0] - last_initial < 0.5, after[:1]

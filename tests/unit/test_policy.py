@@ -162,3 +162,11 @@ def test_the_thread_has_work_for_results_missing_points_or_stale_ones():
     assert policy.has_work(slow_results(ready_seen=(6,)), arrived=False)
     assert policy.has_work(slow_results(ready_seen=(6, 5)), arrived=False)
     assert not policy.has_work(slow_results(ready_seen=(6, 5), durations_s=(0.03,)), arrived=False)
+
+
+def test_the_explore_budget_covers_every_slot_once():
+    from dask_bo.strategies.policy import explore_budget
+
+    assert explore_budget(30, 0.1, 4) == 4
+    assert explore_budget(200, 0.1, 17) == 20
+    assert explore_budget(3, 0.1, 17) == 3

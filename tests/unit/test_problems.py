@@ -166,12 +166,12 @@ def test_mixed_branin_has_its_stated_minimum_on_the_grid():
 
     problem = get_problem("mixed-branin")
     assert problem.name in PROBLEM_NAMES and problem.minimum == MIXED_BRANIN_MINIMUM
-    assert problem.space.names == ("x", "y", "variant")
-    assert isinstance(problem.space.parameters["y"], Int)
-    for x, y in [(-math.pi, 12), (math.pi, 2)]:
-        index = problem.space.from_params({"x": x, "y": y, "variant": "a"})
+    assert problem.space.names == ("x", "level", "variant")
+    assert isinstance(problem.space.parameters["level"], Int)
+    for x, level in [(-math.pi, 12), (math.pi, 2)]:
+        index = problem.space.from_params({"x": x, "level": level, "variant": "a"})
         assert problem.value(index) == pytest.approx(MIXED_BRANIN_MINIMUM, abs=1e-12)
-        shifted = problem.value(problem.space.from_params({"x": x, "y": y, "variant": "c"}))
+        shifted = problem.value(problem.space.from_params({"x": x, "level": level, "variant": "c"}))
         assert shifted == pytest.approx(MIXED_BRANIN_MINIMUM + 1.0, abs=1e-12)
     # Nothing on a fine grid of the whole space is lower (the vectorized twin).
     xs, ys, vs = np.meshgrid(np.linspace(-5, 10, 3001), np.arange(16), np.arange(3))

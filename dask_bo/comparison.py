@@ -1,0 +1,101 @@
+"""compare: sync, then async, from one initial design on one cluster; the model's one-off
+tracing happens before both, untimed, so that neither mode's clock includes it."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from .api import _client, optimize
+from .backend import Backend
+from .config import Settings
+from .design import Design, fittable, strategy_factory
+from .journal import check_writable
+from .problems import Problem, get_problem
+from .loop import Loop
+from .progress import Progress
+from .records import Evaluation
+from .result import Result
+
+
+class _DesignOnly:
+    """A proposer with nothing to propose: the loop gathers the initial design and stops."""
+
+    def suggest(self, n: int) -> list:
+        return []
+
+    def tell(self, proposal, record) -> None:
+        pass
+
+
+def initial_design(client, problem, n: int, seed: int | None, eval_timeout_s: float | None) -> list[Evaluation]:
+    """Evaluate ``n`` initial points of ``problem`` on ``client``; :return: their records."""
+    settings = Settings(initial=n, seed=seed, eval_timeout_s=eval_timeout_s)
+    backend = Backend(client, problem, uuid.uuid4().hex[:8], eval_timeout_s)
+    result = Result(mode="sync", problem=problem.name, workers=1, seed=seed, history=[],
+                    started_at=backend.clock(), space=problem.space)
+    design = Design(problem.space, settings, [], None, backend.threads)
+    loop = Loop(backend, _DesignOnly(), settings, result, write=lambda *a, **k: None,
+                publish=lambda *a, **k: None, progress=Progress(0, enabled=False))
+    try:
+        loop.run(design.initial(n))
+    finally:
+        backend.close()
+    return result.history
+
+
+def warm_up(problem, history: list[Evaluation], options: dict[str, Any]) -> None:
+    """Build and ask each mode's model once, untimed (TensorFlow's first traces)."""
+    if not fittable(history):
+        return  # each run draws more points first, and says so
+    for mode in ("sync", "async"):
+        settings = Settings(mode=mode, rule=options.get("rule", Settings.rule), model=options.get("model", "auto"))
+        design = Design(problem.space, settings, history, None, lambda: 1)
+        u, y = design.data()
+        strategy = strategy_factory(problem.space, settings, lambda: 1)(u, y)
+        strategy.ask(1, u[:0])
+
+
+def compare(problem: Problem | str, *, client: Any = None, out: str | Path | None = None,
+            initial: int = 3, seed: int | None = 0, workers: int = 3, progress: bool = True,
+            **options: Any) -> dict[str, Result]:
+    """Run sync, then async, from the same initial design on the same cluster.
+
+    Takes :func:`optimize`'s options (but ``mode`` and ``initial_data``). Writes
+    ``out/sync/``, ``out/async/``, ``out/comparison.png`` and ``out/comparison.json``.
+
+    :return: ``{"sync": Result, "async": Result}``.
+    """
+    if isinstance(problem, str):
+        problem = get_problem(problem)
+    for mode in ("sync", "async"):
+        if out is not None:
+            check_writable(Path(out) / mode)
+    client, owned = _client(client, workers)
+    try:
+        history = initial_design(client, problem, initial, seed, options.get("eval_timeout_s"))
+        warm_up(problem, history, options)
+        results = {
+            mode: optimize(problem, client=client, mode=mode, seed=seed, initial_data=history,
+                           out=None if out is None else Path(out) / mode, progress=progress, **options)
+            for mode in ("sync", "async")
+        }
+    finally:
+        if owned:
+            client.close()
+    if out is not None:
+        save_comparison(results, Path(out))
+    return results
+
+
+def save_comparison(results: dict[str, Result], out: Path) -> None:
+    from .plots import plot_comparison
+
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {mode: r.metrics() for mode, r in results.items()}
+    if "sync" in results and "async" in results and summary["async"]["wall_s"]:
+        summary["speedup"] = summary["sync"]["wall_s"] / summary["async"]["wall_s"]
+    (out / "comparison.json").write_text(json.dumps(summary, indent=2) + "\n")
+    plot_comparison(results, out / "comparison.png")
