@@ -153,7 +153,7 @@ def all_rules() -> list[str]:
 
 def warm_up(problem, initial: list, rules: list[str], model: str) -> float:
     """One untimed build and ask per rule (TensorFlow's first traces are not a run's)."""
-    from dask_bo.seeding import warm_up as product_warm_up
+    from dask_bo.comparison import warm_up as product_warm_up
 
     start = time.perf_counter()
     for rule in rules:
