@@ -63,7 +63,7 @@ def measure(model: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
     tells = []
     for _ in range(args.repeats):
         new = rng.random((1, problem.dim))
-        tells.append(timed(lambda: strategy.tell(new, problem.objective(new))))
+        tells.append(timed(lambda new=new: strategy.tell(new, problem.objective(new))))
     seconds["tell"] = statistics.median(tells)
     seconds["warm_refit"] = timed(strategy.refit) if not strategy.full_refit_due() else None
     gp = getattr(strategy, "model", None)

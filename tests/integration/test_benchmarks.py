@@ -188,7 +188,7 @@ def test_model_cost_skips_what_would_take_too_long():
 
 
 def test_startup_smoke():
-    done, (line,) = bench("--problem", "scaled-branin", "--initial", "5", "--pending", "2", script="startup.py")
+    _, (line,) = bench("--problem", "scaled-branin", "--initial", "5", "--pending", "2", script="startup.py")
     assert line["problem"] == "scaled-branin" and line["pending"] == 2
     seconds = line["seconds"]
     assert {"import", "build", "ask_1_#0", "first_refit", "first_fit_and_ask"} <= set(seconds)
