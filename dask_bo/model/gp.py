@@ -89,7 +89,13 @@ class GPModel:
         self._rng = rng or np.random.default_rng()
         self.dataset = self._dataset(x, y)
         with blas_single_thread():
-            self.model = self._build(self.dataset)
+            for noise in ((1e-4,) if sparse else (1e-7,)) + (1e-4, 1e-2):
+                try:  # the posterior is computed at once: more noise if its Cholesky fails
+                    self.model = self._build(self.dataset, noise)
+                    break
+                except tf.errors.InvalidArgumentError:
+                    if noise == 1e-2:
+                        raise
         gp = self.model.model
         self._initial = read_values(gp)
         self._noise = float(gp.likelihood.variance.numpy())
@@ -124,15 +130,15 @@ class GPModel:
         )
         return kernel
 
-    def _build(self, data: Dataset):
+    def _build(self, data: Dataset, noise: float):
         if not self.sparse:
-            gpr = build_gpr(data, self.search_space, kernel=self._kernel(), likelihood_variance=1e-7)
+            gpr = build_gpr(data, self.search_space, kernel=self._kernel(), likelihood_variance=noise)
             return GaussianProcessRegression(gpr, num_kernel_samples=NUM_KERNEL_SAMPLES)
         sgpr = gpflow.models.SGPR(
             data.astuple(), self._kernel(),
             gpflow.inducing_variables.InducingPoints(self._inducing_points(data)),
             mean_function=gpflow.mean_functions.Constant(tf.zeros([1], tf.float64)),
-            noise_variance=1e-4,
+            noise_variance=noise,
         )
         gpflow.set_trainable(sgpr.inducing_variable, False)  # chosen from the data at refits
         return SparseGaussianProcessRegression(sgpr)

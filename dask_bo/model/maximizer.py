@@ -44,7 +44,8 @@ class AcquisitionMaximizer:
         """The maximizer [1, D] of ``target_func`` (inputs [N, 1, D], outputs [N, 1])."""
         lower = tf.cast(space.lower, tf.float64)
         width = tf.cast(space.upper, tf.float64) - lower
-        return lower + tf.constant(self.maximize(int(space.dimension), target_func, 1)) * width
+        u = self._maximize(target_func, lower, width, 1, 0.0)
+        return lower + tf.constant(u) * width
 
     def maximize(self, dim: int, target_func, k: int = 1, min_distance: float = 0.02) -> np.ndarray:
         """The best ``k`` local maxima [k, D] of ``target_func`` over the unit cube, best first,
@@ -53,18 +54,26 @@ class AcquisitionMaximizer:
 
         :param target_func: Inputs [N, 1, D] in the unit cube, outputs [N, 1].
         """
+        return self._maximize(
+            target_func, tf.zeros([dim], tf.float64), tf.ones([dim], tf.float64), k, min_distance
+        )
+
+    def _maximize(self, target_func, lower, width, k: int, min_distance: float) -> np.ndarray:
+        """The best ``k`` maxima [k, D] in the unit cube of ``target_func(lower + u * width)``."""
         if isinstance(target_func, tuple):
             raise NotImplementedError("vectorized acquisition functions are not supported")
-        lower = tf.zeros([dim], tf.float64)
-        width = tf.ones([dim], tf.float64)
+        dim = int(lower.shape[0])
         num_samples = max(self.num_samples or max(1000, 250 * dim), 2 * k)
         samples = tf.random.uniform([num_samples, dim], dtype=tf.float64)
-        values = target_func(samples[:, None, :])[:, 0]
+        values = target_func((lower + samples * width)[:, None, :])[:, 0]
         values = tf.where(tf.math.is_finite(values), values, -np.inf)
         order = tf.argsort(values, direction="DESCENDING")
         samples, values = tf.gather(samples, order).numpy(), tf.gather(values, order).numpy()
         restarts = min(max(self.num_restarts, 2 * k), num_samples)
-        starts = samples[:restarts]
+        if k == 1:
+            starts = samples[:restarts]
+        else:  # starts spread out, so that the restarts can find k different maxima
+            starts = _distinct_best(samples, values, restarts, 2.5 * min_distance)
         value_and_gradient = self._value_and_gradient(target_func, dim)
         # L-BFGS-B's tolerance is relative only for values above 1, and acquisition values are
         # often 1e-3, late in a run 1e-14: unscaled, it either ran to maxiter or stopped at
@@ -86,10 +95,17 @@ class AcquisitionMaximizer:
         )
         ends = np.clip(found.x.reshape(-1, dim), 0.0, 1.0)
         end_values = value_and_gradient(tf.constant(ends), lower, width)[0].numpy()
-        # Never worse than the samples: they compete with the ends.
-        candidates = np.concatenate([ends, samples])
-        scores = np.concatenate([np.where(np.isfinite(end_values), end_values, -np.inf), values])
-        return _distinct_best(candidates, scores, k, min_distance)
+        end_values = np.where(np.isfinite(end_values), end_values, -np.inf)
+        if k == 1:  # never worse than the best sample
+            return _distinct_best(np.concatenate([ends, samples[:1]]), np.append(end_values, values[0]), 1, 0.0)
+        # The maxima first, then samples away from them, then any samples (k may exceed the
+        # points min_distance apart that the cube holds).
+        candidates = np.concatenate([_distinct_best(ends, end_values, k, min_distance), samples])
+        scores = np.concatenate([np.full(len(candidates) - len(samples), np.inf), values])
+        chosen = _distinct_best(candidates, scores, k, min_distance)
+        if len(chosen) < k:
+            chosen = np.concatenate([chosen, samples[: k - len(chosen)]])
+        return chosen
 
     def _value_and_gradient(self, target_func, dim: int):
         """The compiled ``u [K, D] -> (values [K], d sum(values) / du [K, D])``, u in the unit cube.
@@ -116,8 +132,8 @@ class AcquisitionMaximizer:
 
 
 def _distinct_best(points: np.ndarray, scores: np.ndarray, k: int, min_distance: float) -> np.ndarray:
-    """The ``k`` best-scoring points [k, D], each ``min_distance`` from those chosen before it
-    (fewer apart only when there are not ``k`` such points)."""
+    """Up to ``k`` best-scoring points [<=k, D], each ``min_distance`` from those chosen before
+    it (in the largest coordinate difference)."""
     order = np.argsort(-scores, kind="stable")
     chosen: list[int] = []
     for i in order:
@@ -125,6 +141,4 @@ def _distinct_best(points: np.ndarray, scores: np.ndarray, k: int, min_distance:
             chosen.append(int(i))
             if len(chosen) == k:
                 break
-    rest = [int(i) for i in order if int(i) not in chosen]
-    chosen += rest[: k - len(chosen)]
     return points[chosen]

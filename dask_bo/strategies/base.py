@@ -75,12 +75,27 @@ class TriesteRule(Rule):
         from .acquire import acquire_greedy
 
         assert model is not None
+        if not asynchronous:  # one batch (its size is the worker count: few sizes per run)
+            return acquire_greedy(self._rule(model, n, False), model, None)
+        # Each rule object traces its acquisition function anew on its first ask, so ``n``
+        # points are asked in chunks of powers of two, each pending for the next: a run needs
+        # a handful of rule objects whatever sizes it asks for.
+        chunks: list[np.ndarray] = []
+        while (asked := sum(len(c) for c in chunks)) < n:
+            size = min(1 << ((n - asked).bit_length() - 1), self.max_chunk)
+            chunks.append(acquire_greedy(self._rule(model, size, True), model, np.concatenate([pending, *chunks])))
+        return np.concatenate(chunks)
+
+    max_chunk = 16
+    """The most points one asynchronous ask of trieste's rule asks for."""
+
+    def _rule(self, model: GPModel, n: int, asynchronous: bool):
         key = (asynchronous, n)
         if key not in self._rules:
             from .acquire import greedy_rule
 
             self._rules[key] = greedy_rule(self.builder(model), n, asynchronous)
-        return acquire_greedy(self._rules[key], model, pending if asynchronous else None)
+        return self._rules[key]
 
 
 class SingleRule(Rule):

@@ -100,7 +100,7 @@ class Strategy:
         self.model: Any = None  # a dask_bo.model.gp.GPModel once built
         self._fitted_size = self._full_fit_size = 0
         self.tell(x, y)
-        if self._needs_fit():
+        if self.model is not None:
             self.refit()
 
     # -- data ------------------------------------------------------------------------------
@@ -123,24 +123,31 @@ class Strategy:
         if not self.rule.needs_model:
             return
         if self.model is None:
-            self._build(sparse=self.model_kind == "sparse")
+            large = self.model_kind == "auto" and self.dataset_size > self.sparse_threshold
+            self._build(sparse=self.model_kind == "sparse" or (large and self.rule.supports_sparse))
         else:
             self.model.set_data(self._x, self._y)
 
     def _build(self, sparse: bool) -> None:
+        """A new model on all data (``None`` if it cannot be built: built again on the next
+        tell; proposals are random meanwhile)."""
+        import tensorflow as tf
+
         from ..model.gp import NUM_INDUCING, GPModel
 
-        self.model = GPModel(
-            self._x, self._y, sparse=sparse, num_inducing=self.num_inducing or NUM_INDUCING,
-            warn=self._warn, rng=self._rng,
-        )
         self.rule.reset()
-        self._full_fit_size = 0
+        self._full_fit_size = self._fitted_size = 0
+        try:
+            self.model = GPModel(
+                self._x, self._y, sparse=sparse, num_inducing=self.num_inducing or NUM_INDUCING,
+                warn=self._warn, rng=self._rng,
+            )
+        except (tf.errors.OpError, *_STEP_FAILURES) as error:
+            self.model = None
+            self._warn("build-failed", f"the model cannot be built on this data ({error!r:.160});"
+                       " proposals are random until it can")
 
     # -- refits ----------------------------------------------------------------------------
-
-    def _needs_fit(self) -> bool:
-        return self.model is not None
 
     def _sparse_due(self) -> bool:
         return (
@@ -180,10 +187,14 @@ class Strategy:
         """The rule's next ``n`` points [n, D], snapped, none an exact duplicate of a pending,
         observed or another returned point.
 
-        :param pending: Points [P, D] being evaluated (taken into account by the rules that
-            do; see each rule).
+        :param pending: Points [P, D] being evaluated: taken into account by the rules that
+            do (asynchronous mode; see each rule's description), never proposed again.
         """
+        if not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"expected a number of points n >= 0, got {n!r}")
         pending = self._points(pending, "pending")
+        if n == 0:
+            return np.zeros((0, self.dim))
         points = None
         if not self.rule.needs_model:
             points = self.rule.propose(n, pending, None, self.asynchronous)
@@ -197,6 +208,10 @@ class Strategy:
         """``n`` points [n, D] in one go, each the minimizer of one joint posterior sample over
         the same candidates: far cheaper than :meth:`ask`, for when workers outpace the model.
         Random points when there is no usable model."""
+        if not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"expected a number of points n >= 0, got {n!r}")
+        if n == 0:
+            return np.zeros((0, self.dim))
         return self._distinct(self._cheap(n), self._points(pending, "pending"))
 
     def _cheap(self, n: int) -> np.ndarray:
@@ -212,8 +227,11 @@ class Strategy:
         """``propose()``, or ``None`` (with one warning) when the model cannot take the data."""
         import tensorflow as tf
 
+        from ..model import blas_single_thread
+
         try:
-            return propose()
+            with blas_single_thread():
+                return propose()
         except (tf.errors.OpError, *_STEP_FAILURES) as error:
             self._warn(
                 f"{step}-failed",

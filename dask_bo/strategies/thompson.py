@@ -21,7 +21,7 @@ NUM_CANDIDATES = 1000
 def joint_thompson(
     model: GPModel, n: int, rng: np.random.Generator, num_candidates: int = NUM_CANDIDATES
 ) -> np.ndarray:
-    """``n`` points [n, D]: the minimizers of ``n`` joint posterior samples over the same
+    """``n`` distinct points [n, D]: the minimizers of ``n`` joint posterior samples over the same
     candidates, half uniform, half scattered around the ten best observed points (within about
     5% of the cube; uniform candidates alone are too sparse to exploit in several dimensions).
 
@@ -31,6 +31,8 @@ def joint_thompson(
     import tensorflow as tf
 
     from ..model import blas_single_thread
+
+    num_candidates = max(num_candidates, 2 * n)
 
     x = model.dataset.query_points.numpy()
     z = model.dataset.observations.numpy()[:, 0]
@@ -51,8 +53,13 @@ def joint_thompson(
                 if jitter == 1e-2:
                     raise
         normal = tf.constant(rng.standard_normal((num_candidates, n)))
-        draws = (mean + chol @ normal).numpy()
-    return candidates[np.argmin(draws, axis=0)]
+        draws = (mean + chol @ normal).numpy()  # [M, n]
+    # Samples that agree on their minimizer take their next best candidate: the same point
+    # twice would teach the model nothing new.
+    chosen: list[int] = []
+    for column in draws.T:
+        chosen.append(next(int(i) for i in np.argsort(column) if int(i) not in chosen))
+    return candidates[chosen]
 
 
 class ThompsonRule(Rule):

@@ -159,3 +159,20 @@ def test_a_rule_that_cannot_run_sparse_says_so():
     auto = Strategy(2, x, np.sum(x, axis=1, keepdims=True), rule="kriging-believer", sparse_threshold=3)
     auto.refit()
     assert not auto.model.sparse  # "auto" keeps the exact model for it
+
+
+def test_a_model_that_cannot_be_built_leaves_random_points(monkeypatch, caplog):
+    from dask_bo.model.gp import GPModel
+
+    def failing_build(self, data, noise):
+        raise tf.errors.InvalidArgumentError(None, None, "Cholesky decomposition was not successful")
+
+    monkeypatch.setattr(GPModel, "_build", failing_build)
+    x = np.random.default_rng(6).random((3, 2))
+    with caplog.at_level(logging.WARNING, logger="dask_bo"):
+        strategy = Strategy(2, x, np.sum(x, axis=1, keepdims=True), rule="local-penalization")
+        assert strategy.model is None
+        _ask_all(strategy, 2)
+        strategy.tell(x[:1] / 2, [[0.1]])  # tries again, fails again
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "cannot be built" in warnings[0], warnings

@@ -1,4 +1,5 @@
-"""The ask/tell core on its own: the acquisition maximizer, greedy asks, pending points, refits."""
+"""The strategy's machinery: the acquisition maximizer, the compiled refit and penalizer, and
+the old Optimizer API kept on top of it."""
 
 from __future__ import annotations
 
@@ -6,22 +7,23 @@ import numpy as np
 import pytest
 
 from dask_bo.problems import get_problem
+from dask_bo.strategies import Strategy
 
 tf = pytest.importorskip("tensorflow")
-optimizer_module = pytest.importorskip("dask_bo.optimizer")
-AcquisitionMaximizer, Optimizer = optimizer_module.AcquisitionMaximizer, optimizer_module.Optimizer
 
 
 def data(problem_name: str, n: int, seed: int = 0):
+    """A problem, n points in its unit cube, and its values there."""
     problem = get_problem(problem_name)
-    rng = np.random.default_rng(seed)
     lower, upper = np.array(problem.lower), np.array(problem.upper)
-    x = lower + rng.random((n, problem.dim)) * (upper - lower)
-    return problem, x, problem.objective(x).reshape(-1, 1)
+    u = np.random.default_rng(seed).random((n, problem.dim))
+    return problem, u, problem.objective(lower + u * (upper - lower)).reshape(-1, 1)
 
 
 def test_maximizer_finds_the_maximum_of_a_smooth_function():
     from trieste.space import Box
+
+    from dask_bo.model.maximizer import AcquisitionMaximizer
 
     centre = tf.constant([1.5, 7.0], tf.float64)
 
@@ -33,56 +35,71 @@ def test_maximizer_finds_the_maximum_of_a_smooth_function():
     np.testing.assert_allclose(point.numpy()[0], centre.numpy(), atol=1e-3)
 
 
+def test_maximizer_gives_distinct_local_maxima_best_first():
+    from dask_bo.model.maximizer import AcquisitionMaximizer
+
+    def two_peaks(x):  # peaks at 0.2 (higher) and 0.8
+        u = x[:, 0, 0]
+        return (tf.exp(-((u - 0.2) / 0.05) ** 2) + 0.5 * tf.exp(-((u - 0.8) / 0.05) ** 2))[:, None]
+
+    maxima = AcquisitionMaximizer().maximize(1, two_peaks, k=2)
+    np.testing.assert_allclose(maxima[:, 0], [0.2, 0.8], atol=0.01)
+
+
 def test_maximizer_reaches_trieste_maximum_of_local_penalization():
+    from trieste.acquisition import LocalPenalization
     from trieste.acquisition.optimizer import automatic_optimizer_selector
 
-    problem, x, y = data("hartmann-6", 60)
-    optimizer = Optimizer(problem.lower, problem.upper, x, y)
-    optimizer.add_pending(np.random.default_rng(1).random((5, 6)))
-    optimizer.ask(1)
-    acquisition = optimizer._ask_tell._acquisition_rule._acquisition_function
+    from dask_bo.model.maximizer import AcquisitionMaximizer
+
+    problem, x, y = data("hartmann-6", 40)
+    model = Strategy(6, x, y, rule="local-penalization").model
+    pending = tf.constant(np.random.default_rng(1).random((5, 6)))
+    acquisition = LocalPenalization(model.search_space).prepare_acquisition_function(
+        model.model, model.dataset, pending
+    )
 
     def value(point):
         return float(acquisition(tf.constant(point)[:, None, :])[0, 0])
 
     maximizer = AcquisitionMaximizer()
-    ours = value(maximizer(optimizer.search_space, acquisition))
-    theirs = value(automatic_optimizer_selector(optimizer.search_space, acquisition))
+    ours = value(maximizer(model.search_space, acquisition))
+    theirs = value(automatic_optimizer_selector(model.search_space, acquisition))
     assert ours >= theirs - 0.01 * abs(theirs), (ours, theirs)
     # It stops when the maxima stop improving, not at its iteration cap.
     assert maximizer.last_result.nit < maximizer.maxiter, maximizer.last_result
 
 
-def test_asynchronous_ask_is_a_greedy_batch_of_pending_points():
-    problem, x, y = data("scaled-branin", 8)
-    optimizer = Optimizer(problem.lower, problem.upper, x, y)
-    points = optimizer.ask(3)
-    assert points.shape == (3, 2)
-    assert len({tuple(p) for p in points}) == 3
-    assert np.array_equal(optimizer.pending_points, points)  # bit-exact, in order
-    optimizer.forget(points[1:2])
-    assert np.array_equal(optimizer.pending_points, points[[0, 2]])
-    optimizer.tell(points[[0, 2]], problem.objective(points[[0, 2]]))
-    assert optimizer.pending_points.shape == (0, 2) and optimizer.dataset_size == 10
-
-
 def test_full_refit_fits_as_well_as_trieste():
     from trieste.models.utils import optimize_model_and_save_result
 
-    problem, x, y = data("hartmann-6", 80)
+    problem, x, y = data("hartmann-6", 60)
     losses = []
     for ours in (True, False):
-        optimizer = Optimizer(problem.lower, problem.upper, x[:40], y[:40])
-        optimizer.tell(x[40:], y[40:])
-        assert optimizer.full_refit_due()
+        strategy = Strategy(6, x[:30], y[:30], rule="thompson")
+        strategy.tell(x[30:], y[30:])
+        assert strategy.full_refit_due()
         if ours:
-            optimizer.refit()
-            assert not optimizer.refit_due() and not optimizer.full_refit_due()
+            strategy.refit()
+            assert not strategy.refit_due() and not strategy.full_refit_due()
         else:
-            optimize_model_and_save_result(optimizer._ask_tell.model, optimizer._ask_tell.dataset)
-        losses.append(float(optimizer._ask_tell.model.model.training_loss()))
+            optimize_model_and_save_result(strategy.model.model, strategy.model.dataset)
+        losses.append(float(strategy.model.model.model.training_loss()))
     ours, theirs = losses
     assert ours <= theirs + 1e-3 * abs(theirs), losses
+
+
+def test_refits_follow_the_data_growth():
+    problem, x, y = data("scaled-branin", 30)
+    strategy = Strategy(2, x[:10], y[:10], rule="thompson", refit_fraction=0.2)
+    assert not strategy.refit_due()
+    strategy.tell(x[10:11], y[10:11])
+    assert not strategy.refit_due()  # one point: less than 20% of 10
+    strategy.tell(x[11:12], y[11:12])
+    assert strategy.refit_due() and not strategy.full_refit_due()
+    strategy.refit()
+    strategy.tell(x[11:], y[11:])
+    assert strategy.full_refit_due()
 
 
 def test_compiled_penalizer_penalizes_as_trieste_does():
@@ -90,12 +107,14 @@ def test_compiled_penalizer_penalizes_as_trieste_does():
     one trace serves pending sets of every size."""
     from trieste.acquisition.function.greedy_batch import soft_local_penalizer
 
-    problem, x, y = data("hartmann-6", 30)
-    model = Optimizer(problem.lower, problem.upper, x, y)._ask_tell.model
+    from dask_bo.strategies.local_penalization import compiled_penalizer
+
+    problem, x, y = data("hartmann-6", 20)
+    model = Strategy(6, x, y, rule="thompson").model.model
     rng = np.random.default_rng(1)
     lipschitz, eta = tf.constant(20.0, tf.float64), tf.constant([-2.0], tf.float64)
     first = tf.constant(rng.random((1, problem.dim)))
-    ours = optimizer_module._LocalPenalizer(model, first, lipschitz, eta)
+    ours = compiled_penalizer()(model, first, lipschitz, eta)
     theirs = soft_local_penalizer(model, first, lipschitz, eta)
     candidates = tf.constant(rng.random((50, 1, problem.dim)))
     for size in range(2, 8):
@@ -104,3 +123,22 @@ def test_compiled_penalizer_penalizes_as_trieste_does():
         theirs.update(pending, lipschitz, eta)
         np.testing.assert_allclose(ours(candidates).numpy(), theirs(candidates).numpy(), rtol=1e-9)
     assert ours.update.experimental_get_tracing_count() <= 2
+
+
+def test_optimizer_shim_keeps_pending_points_in_the_problem_box():
+    from dask_bo.optimizer import Optimizer
+
+    problem = get_problem("scaled-branin")
+    x = np.random.default_rng(2).random((8, 2))
+    optimizer = Optimizer(problem.lower, problem.upper, x, problem.objective(x).reshape(-1, 1))
+    points = optimizer.ask(3)
+    assert points.shape == (3, 2) and len({tuple(p) for p in points}) == 3
+    assert np.array_equal(optimizer.pending_points, points)  # bit-exact, in order
+    optimizer.forget(points[1:2])
+    assert np.array_equal(optimizer.pending_points, points[[0, 2]])
+    optimizer.tell(points[[0, 2]], problem.objective(points[[0, 2]]).reshape(-1, 1))
+    assert optimizer.pending_points.shape == (0, 2) and optimizer.dataset_size == 10
+    cover = optimizer.ask_thompson(2)
+    assert np.array_equal(optimizer.pending_points, cover)
+    if optimizer.refit_due():
+        optimizer.refit()
