@@ -2,7 +2,7 @@
 
 This is ``reference/trieste-async-notebook.txt`` ("Asynchronous optimization") with its
 multiprocessing queues replaced by the same Dask cluster and worker function
-(:func:`dask_bo.evaluation.evaluate`) that dask_bo's drivers use, so that only the driver
+(:func:`dask_bo.worker.evaluate`) that dask_bo's drivers use, so that only the driver
 differs. Everything else is the notebook's: a GPR from ``build_gpr(..., likelihood_variance=1e-7)``,
 ``AsynchronousGreedy(LocalPenalization(search_space, num_samples=2000))``, trieste's own
 ``AskTellOptimizer``, and on each result ``tell`` that one point (trieste's ``tell`` always
@@ -34,9 +34,11 @@ from trieste.data import Dataset
 from trieste.models.gpflow import GaussianProcessRegression, build_gpr
 from trieste.space import Box
 
-from dask_bo.evaluation import evaluate
-from dask_bo.history import Evaluation, Result
 from dask_bo.problems import Problem
+
+from dask_bo.records import Evaluation
+from dask_bo.result import Result
+from dask_bo.worker import evaluate
 
 tf.get_logger().setLevel("ERROR")
 
@@ -47,7 +49,7 @@ def run_naive(
 ) -> Result:
     """Run the notebook's loop for ``evaluations`` evaluations after ``initial_data``.
 
-    :return: A :class:`~dask_bo.history.Result` (mode ``"async"``) whose history starts with
+    :return: A :class:`~dask_bo.Result` (mode ``"async"``) whose history starts with
         ``initial_data``, so that its metrics are computed as dask_bo's own.
     """
     history = list(initial_data)
@@ -64,7 +66,7 @@ def run_naive(
         eval_id, next_id = next_id, next_id + 1
         submitted_at = time.time()
         future = client.submit(
-            evaluate, problem, x, eval_id, submitted_at, "lp",
+            evaluate, problem, x, eval_id, submitted_at, "rule",
             key=f"objective-{eval_id}-naive-{run_id}", pure=False,
         )
         in_flight[future] = (eval_id, x, submitted_at)
@@ -94,7 +96,7 @@ def run_naive(
             else:  # Dask gave up on the task; the notebook has no such case
                 record = Evaluation(
                     id=eval_id, x=tuple(float(v) for v in x), y=None, status="lost",
-                    proposal="lp", submitted_at=submitted_at, finished_at=received,
+                    proposal="rule", submitted_at=submitted_at, finished_at=received,
                     error=repr(future.exception()) if future.status == "error" else "cancelled",
                 )
             future.release()
@@ -137,7 +139,7 @@ def warm_up(problem: Problem, initial_data: list[Evaluation]) -> float:
 
 def main(job_path: str, result_path: str) -> None:
     """Run the job ``run.py`` pickled (the cluster's address, the problem, the initial data,
-    the budget, the seed) and pickle its :class:`~dask_bo.history.Result`."""
+    the budget, the seed) and pickle its :class:`~dask_bo.Result`."""
     job = pickle.loads(Path(job_path).read_bytes())
     with Client(job["address"]) as client:
         if job["warm_up"]:
