@@ -11,12 +11,11 @@ from typing import Any, Callable
 
 import click
 
+from .config import MODELS
 from .problems import PROBLEM_NAMES
 
 DEFAULT_PROBLEM = "scaled-branin"
 NAMED_DELAY_SCALE = 3.0  # the reference workload's uneven cost; a user's objective gets none
-FALLBACK_RULES = {"local-penalization": "the default rule"}
-MODELS = ("auto", "exact", "sparse")
 MAX_SEED = 2**32 - 1  # NumPy's legacy seeding takes no more
 
 
@@ -86,10 +85,8 @@ def check_problem(ctx, param, value):
 
 def rules() -> dict[str, str]:
     """Rule name -> its one-line description (the default rule alone without the strategies)."""
-    try:
-        from .strategies import RULES
-    except ImportError:
-        return dict(FALLBACK_RULES)
+    from .strategies import RULES
+
     return {name: getattr(rule, "description", "") for name, rule in RULES.items()}
 
 
@@ -211,10 +208,8 @@ def build_problem(problem: str | None, objective: str | None, bounds: str | None
 def load_space(space_file: str):
     if not Path(space_file).is_file():
         raise InputError(f"--space {space_file!r} is not a file; give a TOML file of [parameters.NAME] tables")
-    try:
-        from .space import Space
-    except ImportError:
-        raise InputError("--space needs dask_bo.space, which this installation lacks; use --bounds") from None
+    from .space import Space
+
     return Space.from_toml(space_file)
 
 

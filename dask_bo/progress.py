@@ -10,25 +10,9 @@ import queue
 import sys
 import threading
 import time
-from enum import Enum
 from typing import Any, Callable, TextIO
 
-try:
-    from .events import Event
-except ImportError:  # until dask_bo.events lands: the same vocabulary, the same values
-
-    class Event(str, Enum):  # type: ignore[no-redef]
-        """The kinds of a run's events (journal, dashboard, progress)."""
-
-        START = "start"
-        DRIVER_STARTED = "driver_started"
-        SUBMITTED = "submitted"
-        EVALUATED = "evaluated"
-        CAPACITY = "capacity"
-        INTERRUPTED = "interrupted"
-        RESUMED = "resumed"
-        FINISHED = "finished"
-
+from .events import Event
 
 logger = logging.getLogger("dask_bo")
 

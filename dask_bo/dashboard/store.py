@@ -25,11 +25,7 @@ EVALUATION_COLUMNS = ("id", "x", "y", "status", "proposal", "worker", "submitted
                       "started_at", "finished_at", "error", "at")
 """``at``: the finish time, made non-decreasing over the rows (results reach the driver
 nearly, not exactly, in the order they finish): the time of the cumulative series."""
-try:
-    from ..records import STATUSES, UNDRIVEN
-except ImportError:  # until dask_bo.records lands: the same values
-    STATUSES = ("ok", "failed", "timeout", "lost")
-    UNDRIVEN = ("initial", "warm")
+from ..records import STATUSES, UNDRIVEN
 
 
 class RunLog:

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from dask_bo import cli
 from dask_bo.cli_options import (
-    FALLBACK_RULES, InputError, NAMED_DELAY_SCALE, build_problem, check_out, finished, resumable,
-    rules, target,
+    InputError, NAMED_DELAY_SCALE, build_problem, check_out, finished, resumable,
+    target,
 )
 from dask_bo.cli_signals import Interrupts
 from dask_bo.cluster import check_address
@@ -136,12 +136,6 @@ def test_target_passes_the_scheduler_or_its_file():
     assert target(None, "s.json") == {"scheduler": None, "scheduler_file": "s.json"}
     with pytest.raises(InputError, match="--scheduler: expected"):
         target("tcp://h:x", None)
-
-
-def test_rules_without_the_strategies_fall_back_to_the_default(monkeypatch):
-    monkeypatch.setitem(sys.modules, "dask_bo.strategies", None)  # importing it fails
-    assert rules() == FALLBACK_RULES
-    assert "local-penalization" in invoke("run", "-h").output
 
 
 def test_rule_help_lists_each_rule_with_its_description(monkeypatch):
