@@ -70,7 +70,7 @@ class _Numeric:
         v = lo + np.clip(t, 0.0, 1.0) * (hi - lo)
         return np.clip(np.exp(v) if self.log else v, self.low, self.high)
 
-    def _encode(self, v: np.ndarray) -> np.ndarray:
+    def _encode_column(self, v: np.ndarray) -> np.ndarray:
         return self._unit(v)[:, None]
 
     def to_dict(self) -> dict[str, Any]:
@@ -93,16 +93,16 @@ class Float(_Numeric):
         object.__setattr__(self, "high", float(_number("high", self.high)))
         self._check()
 
-    def _decode(self, u: np.ndarray) -> np.ndarray:
+    def _decode_column(self, u: np.ndarray) -> np.ndarray:
         return self._from_unit(u[:, 0])
 
-    _sample = _Numeric._from_unit
+    _sample_column = _Numeric._from_unit
 
     def _native(self, v: float) -> float:
         """The value of the coordinate ``v``, checked."""
-        return self._value(v)
+        return self._number_of(v)
 
-    def _value(self, value: Any) -> float:
+    def _number_of(self, value: Any) -> float:
         v = float(_number("a float", value))
         if not self.low <= v <= self.high:
             raise SpaceError(f"expected a value in [{self.low!r}, {self.high!r}], got {value!r}")
@@ -128,7 +128,7 @@ class Int(_Numeric):
             object.__setattr__(self, side, int(v))
         self._check()
 
-    def _decode(self, u: np.ndarray) -> np.ndarray:
+    def _decode_column(self, u: np.ndarray) -> np.ndarray:
         # The integer whose grid location is nearest to u (in log space for a log scale).
         u = np.clip(u[:, 0], 0.0, 1.0)
         below = np.clip(np.floor(self._from_unit(u)), self.low, self.high)
@@ -136,15 +136,15 @@ class Int(_Numeric):
         nearer = np.abs(self._unit(above) - u) < np.abs(self._unit(below) - u)
         return np.where(nearer, above, below)
 
-    def _sample(self, t: np.ndarray) -> np.ndarray:
+    def _sample_column(self, t: np.ndarray) -> np.ndarray:
         # Each integer owns an equal share of [0, 1] (of log space for a log scale).
         wide = Float(self.low - 0.5, self.high + 0.5, self.log)
         return np.clip(np.round(wide._from_unit(t)), self.low, self.high)
 
     def _native(self, v: float) -> int:
-        return int(self._value(v))
+        return int(self._number_of(v))
 
-    def _value(self, value: Any) -> float:
+    def _number_of(self, value: Any) -> float:
         v = _number("an integer", value)
         if not float(v).is_integer() or not self.low <= v <= self.high:
             raise SpaceError(f"expected an integer in [{self.low}, {self.high}], got {value!r}")
@@ -203,16 +203,16 @@ class Categorical:
     def _unit(self, v: np.ndarray) -> np.ndarray:
         return np.asarray(v, dtype=np.float64) / max(len(self.choices) - 1, 1)
 
-    def _encode(self, v: np.ndarray) -> np.ndarray:
+    def _encode_column(self, v: np.ndarray) -> np.ndarray:
         index = np.asarray(v, dtype=np.float64)
         if not np.all((index == np.round(index)) & (index >= 0) & (index < len(self.choices))):
             raise SpaceError(f"expected choice indices 0..{len(self.choices) - 1}, got {index}")
         return np.eye(len(self.choices))[index.astype(int)]
 
-    def _decode(self, u: np.ndarray) -> np.ndarray:
+    def _decode_column(self, u: np.ndarray) -> np.ndarray:
         return np.argmax(u, axis=1).astype(np.float64)
 
-    def _sample(self, t: np.ndarray) -> np.ndarray:
+    def _sample_column(self, t: np.ndarray) -> np.ndarray:
         return np.minimum(np.floor(t * len(self.choices)), len(self.choices) - 1)
 
     def _native(self, v: float) -> Choice:
@@ -220,7 +220,7 @@ class Categorical:
             raise SpaceError(f"expected a choice index 0..{len(self.choices) - 1}, got {v!r}")
         return self.choices[int(v)]
 
-    def _value(self, value: Any) -> float:
+    def _number_of(self, value: Any) -> float:
         if isinstance(value, np.generic):
             value = value.item()
         keys = [_key(c) for c in self.choices]

@@ -134,7 +134,7 @@ class Space:
     def __eq__(self, other: object) -> bool:
         return (
             isinstance(other, Space)
-            and list(self._parameters.items()) == list(other._parameters.items())
+            and list(self._parameters.items()) == list(other.parameters.items())
             and self._is_box == other._is_box
         )
 
@@ -188,7 +188,7 @@ class Space:
         :return: u [N, encoded_dim] (or [encoded_dim]).
         """
         x, flat = self._rows(x, self.dim, "x")
-        u = np.hstack([p._encode(x[:, i]) for i, p in enumerate(self._parameters.values())])
+        u = np.hstack([p._encode_column(x[:, i]) for i, p in enumerate(self._parameters.values())])
         return u[0] if flat else u
 
     def decode(self, u: Any) -> np.ndarray:
@@ -200,7 +200,7 @@ class Space:
         """
         u, flat = self._rows(u, self.encoded_dim, "u")
         u = np.nan_to_num(u, nan=0.0)  # feasible whatever a model step produced
-        x = np.stack([p._decode(u[:, s]) for p, s in zip(self._parameters.values(), self._slices)], 1)
+        x = np.stack([p._decode_column(u[:, s]) for p, s in zip(self._parameters.values(), self._slices)], 1)
         return x[0] if flat else x
 
     def snap(self, u: Any) -> np.ndarray:
@@ -265,13 +265,13 @@ class Space:
         x = []
         for name, p in self._parameters.items():
             try:
-                x.append(p._value(params[name]))
+                x.append(p._number_of(params[name]))
             except SpaceError as error:
                 raise SpaceError(f"parameter {name!r}: {error}") from None
         return np.array(x)
 
     def _from_unit(self, t: np.ndarray) -> np.ndarray:
-        return np.stack([p._sample(t[:, i]) for i, p in enumerate(self._parameters.values())], 1)
+        return np.stack([p._sample_column(t[:, i]) for i, p in enumerate(self._parameters.values())], 1)
 
     def sample(self, n: int, seed: int | np.random.Generator | None = None) -> np.ndarray:
         """Feasible points from a Latin hypercube (each integer and each choice of a parameter

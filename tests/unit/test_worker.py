@@ -89,12 +89,6 @@ def test_evaluation_task_raises_the_record_of_a_failure():
     assert evaluation_task(Problem(total, [0], [1]), [0.5], 8, 0.0, "initial").y == 0.5
 
 
-def test_the_old_module_still_imports():
-    from dask_bo import evaluation
-
-    assert evaluation.evaluation_task is evaluation_task and evaluation.EvaluationFailed is EvaluationFailed
-
-
 def test_worker_modules_do_not_import_tensorflow():
     code = (
         "import sys, numpy as np\n"
