@@ -109,3 +109,40 @@ def remote_cluster(tmp_path):
     cluster.start()
     yield cluster
     cluster.stop()
+
+
+SLOW = (
+    # End-to-end runs of a minute or so, and smoke runs of the benchmarks: `-m slow` runs them
+    # (.ci/run does, after the README's command); the rest of the suite stays under 15 minutes.
+    "tests/integration/test_benchmarks.py::test_rules_modes_workloads_and_plot_smoke",
+    "tests/integration/test_benchmarks.py::test_reference_smoke",
+    "tests/integration/test_benchmarks.py::test_notebook_smoke",
+    "tests/integration/test_benchmarks.py::test_model_cost_smoke",
+    "tests/integration/test_benchmarks.py::test_startup_smoke",
+    "tests/integration/test_benchmarks.py::test_naive_arm_runs_without_dask_bos_tensorflow_setup",
+    "tests/integration/test_cli.py::test_compare_writes_every_file",
+    "tests/integration/test_cli.py::test_scheduler_file",
+    "tests/integration/test_cli.py::test_named_space_from_the_command_line",
+    "tests/integration/test_examples.py::test_python_examples_in_a_notebook",
+    "tests/integration/test_examples.py::test_python_example_as_script[docs/concepts.md",
+    "tests/integration/test_examples.py::test_bash_example[docs/getting-started.md",
+    "tests/integration/test_examples.py::test_python_example_as_script[docs/deploying.md",
+    "tests/integration/test_faults.py::test_lost_scheduler_is_a_clear_error_and_resume_finishes",
+    "tests/integration/test_faults.py::test_whole_run_over_tls",
+    "tests/integration/test_faults.py::test_killed_worker_loses_no_evaluation_and_new_workers_are_used",
+    "tests/integration/test_notebooks.py::test_your_own_objective",
+    "tests/integration/test_elastic.py",
+    "tests/integration/test_rules.py::test_every_rule_runs_in_both_modes[gibbon",
+    "tests/integration/test_rules.py::test_every_rule_runs_in_both_modes[kriging",
+    "tests/integration/test_rules.py::test_every_rule_runs_in_both_modes[thompson",
+    "tests/integration/test_rules.py::test_every_rule_runs_in_both_modes[ucb",
+    "tests/integration/test_rules.py::test_every_rule_runs_in_both_modes[expected",
+    "tests/unit/test_rules.py::test_rule_proposes_new_feasible_points_in_both_modes[kriging-believer]",
+    "tests/unit/test_rules.py::test_rule_proposes_new_feasible_points_in_both_modes[gibbon]",
+)
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.nodeid.startswith(SLOW):
+            item.add_marker(pytest.mark.slow)
