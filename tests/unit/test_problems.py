@@ -306,3 +306,27 @@ def test_resuming_a_changed_objective_file_needs_consent(tmp_path):
     assert again.spec == f"{moved}:f" and again.value([0.5]) == 0.5
     # A function given again is taken as it is.
     assert problem_from_description(description, lambda x: 2.0).value([0.5]) == 2.0
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_FINITE = st.floats(min_value=-1e12, max_value=1e12, allow_nan=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_FINITE, _FINITE).filter(lambda p: p[0] < p[1]), min_size=1, max_size=6))
+def test_parse_bounds_round_trips_any_valid_box(pairs):
+    text = ";".join(f"{lo!r},{hi!r}" for lo, hi in pairs)
+    assert parse_bounds(text) == (tuple(lo for lo, _ in pairs), tuple(hi for _, hi in pairs))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+def test_parse_bounds_on_any_text_returns_a_box_or_names_the_input(text):
+    try:
+        lower, upper = parse_bounds(text)
+    except ValueError as error:
+        assert "--bounds" in str(error) and "\n" not in str(error)
+    else:
+        assert len(lower) == len(upper) >= 1 and all(lo < hi for lo, hi in zip(lower, upper))
