@@ -311,7 +311,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.rule = args.rule or "all"
         args.arms = args.arms or ["default"]
     args.rules = None
-    if args.rule is not None:
+    if args.rule is not None:  # a comparison of rules: the naive arm only when asked for
+        args.arms = args.arms or ["default"]
         known = all_rules()
         args.rules = known if args.rule.strip() == "all" else _names(parser, "--rule", args.rule, known)
     for flag, value, least in (("--seeds", args.seeds, 1), ("--first-seed", args.first_seed, 0),

@@ -120,6 +120,8 @@ def test_plan_of_every_workload():
     assert settings["elastic"]["adaptive"] and settings["elastic"]["workers"] == 8
     _, (p,) = bench("--workload", "mixed", "--plan", "--rule", "local-penalization")
     assert {rule for _, _, rule in p["runs"]} == {"local-penalization"}
+    _, (p,) = bench("--workload", "reference", "--plan", "--rule", "random")  # no naive arm then
+    assert {arm for arm, _, _ in p["runs"]} == {"default"}
     bad = subprocess.run([sys.executable, str(BENCHMARKS / "run.py"), "--workload", "wide", "--rule",
                           "no-such-rule", "--plan"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--rule expects a comma-separated list of" in bad.stderr
