@@ -16,7 +16,7 @@ from .journal import check_writable
 from .problems import Problem, get_problem
 from .loop import Loop
 from .progress import Progress
-from .records import Evaluation
+from .records import Evaluation, observations
 from .result import Result
 
 
@@ -52,8 +52,8 @@ def warm_up(problem, history: list[Evaluation], options: dict[str, Any]) -> None
         return  # each run draws more points first, and says so
     for mode in ("sync", "async"):
         settings = Settings(mode=mode, rule=options.get("rule", Settings.rule), model=options.get("model", "auto"))
-        design = Design(problem.space, settings, history, None, lambda: 1)
-        u, y = design.data()
+        x, y = observations(history)
+        u = problem.space.encode(x)
         strategy = strategy_factory(problem.space, settings, lambda: 1)(u, y)
         strategy.ask(1, u[:0])
 

@@ -32,15 +32,16 @@ class RunInterrupted(RunStopped):
     journal holds everything else (``resume`` sends those points again)."""
 
 
-def in_flight_limit(threads: int, max_in_flight: int | None) -> int:
-    """Evaluations to keep out: one per thread present, and a few more waiting on the
-    scheduler (an eighth of the threads, at least one), capped by ``max_in_flight``.
+def in_flight_limit(threads: int, max_in_flight: int | None, waiting: bool = True) -> int:
+    """Evaluations to keep out: one per thread present, and (if ``waiting``) a few more
+    waiting on the scheduler (an eighth of the threads, at least one), capped by
+    ``max_in_flight``.
 
     The ones waiting go out the moment a thread frees up, and they are what makes an adaptive
     cluster grow: Dask sizes it from the tasks it holds, and one task per thread never asks
-    for more threads than there are.
+    for more threads than there are. A synchronous batch is one point per thread.
     """
-    wanted = threads + max(1, threads // 8)
+    wanted = threads + max(1, threads // 8) if waiting else threads
     return wanted if max_in_flight is None else min(wanted, max_in_flight)
 
 
@@ -225,9 +226,7 @@ class Loop:
             self.write(Event.CAPACITY, threads=count)
             self.publish(Event.CAPACITY, threads=count)
         self._threads_written = len(changes)
-        if self.settings.mode == "sync":  # a batch is one point per thread
-            return threads if self.settings.max_in_flight is None else min(threads, self.settings.max_in_flight)
-        return in_flight_limit(threads, self.settings.max_in_flight)
+        return in_flight_limit(threads, self.settings.max_in_flight, waiting=self.settings.mode == "async")
 
     def _refill(self, received: float | None) -> None:
         """Give every free slot a point while the budget lasts and no stopping rule holds."""
