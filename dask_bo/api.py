@@ -203,11 +203,23 @@ def resume(
     points it had in flight are sent again under their own ids, and it finishes its budget.
 
     :param out: The run's ``--out`` folder.
+    :param client: Where to run, as for :func:`optimize`: ``None`` (a local cluster of
+        ``workers`` processes), a scheduler address, a :class:`distributed.Client`, a cluster
+        object or the path of a scheduler file. It need not be the cluster the run began on.
     :param objective: The objective again: the function (for a run of a Python function), or
         ``MODULE:FUNCTION`` / ``path/to/file.py:FUNCTION`` (for a file that moved).
     :param allow_changed_objective: Resume although the objective's file changed since the run
         began (otherwise refused: its values would not be comparable).
     :param evaluations: A new total budget (to extend a finished run).
+    :param progress: Show a progress bar (it starts at the evaluations already done).
+    :param workers: Worker processes of the local cluster started when ``client`` is None.
+    :param callbacks: As for :func:`optimize`: each called as ``f(record, result)`` after
+        every evaluation from now on (not for those the journal holds); a true return value
+        stops the run.
+    :param stop: A :class:`~dask_bo.StopSignal`; setting it from another thread stops the
+        run cleanly, and it can be resumed again.
+    :return: The :class:`~dask_bo.Result` of the whole run, the journal's evaluations
+        included; its files in ``out`` are written again.
     :raise RunStopped: The run is finished (say ``evaluations`` to extend it).
     """
     out = Path(out)
@@ -250,7 +262,15 @@ def resume(
 
 class RunHandle:
     """A run going on in a thread of its own (from :func:`start`): stop it from another
-    thread or notebook cell, and collect its result."""
+    thread or notebook cell, and collect its result.
+
+    The run starts as the handle is made; :func:`start` is the usual way to make one.
+
+    :param problem: What to optimize, as for :func:`optimize`: a :class:`~dask_bo.Problem`
+        or the name of a benchmark problem.
+    :param options: :func:`optimize`'s keyword arguments (``client``, ``evaluations``,
+        ``out``, ...), but ``stop``: the handle has its own, which :meth:`stop` sets.
+    """
 
     def __init__(self, problem: Problem | str, options: dict[str, Any]):
         self._stop = StopSignal()
@@ -273,7 +293,14 @@ class RunHandle:
         return not self._thread.is_alive()
 
     def result(self, timeout_s: float | None = None) -> Result:
-        """Wait for the run (at most ``timeout_s``) and return its :class:`~dask_bo.Result`."""
+        """Wait for the run (at most ``timeout_s``) and return its :class:`~dask_bo.Result`.
+
+        :param timeout_s: Seconds to wait at most (``None``: until the run ends).
+        :raise TimeoutError: The run is still going after ``timeout_s``; it goes on, and
+            ``result`` can be called again.
+        :raise Exception: Whatever :func:`optimize` raised in the run's thread (a bad option,
+            :class:`RunStopped`, ...), raised again here.
+        """
         self._thread.join(timeout_s)
         if self._thread.is_alive():
             raise TimeoutError(f"the run is still going after {timeout_s} s")
@@ -283,5 +310,13 @@ class RunHandle:
 
 
 def start(problem: Problem | str, **options: Any) -> RunHandle:
-    """:func:`optimize` in a background thread; :return: a :class:`RunHandle`."""
+    """:func:`optimize` in a background thread, for a notebook or a program that goes on
+    while the run does.
+
+    :param problem: What to optimize, as for :func:`optimize`.
+    :param options: :func:`optimize`'s keyword arguments, but ``stop``
+        (:meth:`RunHandle.stop` stops the run).
+    :return: A :class:`RunHandle`: :meth:`~RunHandle.stop` it, or wait for its
+        :meth:`~RunHandle.result`.
+    """
     return RunHandle(problem, options)

@@ -27,7 +27,16 @@ ClientLike = Any  # None | str | os.PathLike | Client | distributed.deploy.Clust
 
 
 def dashboard_page_link(client: Client) -> str | None:
-    """The URL of the dask_bo page on the client's dashboard, if it has a dashboard."""
+    """The URL of the dask_bo page on the client's dashboard, if it has a dashboard.
+
+    Only a scheduler that preloads ``dask_bo.dashboard`` serves the page (the clusters that
+    :func:`connect` starts do; ``dask scheduler --preload dask_bo.dashboard`` for others):
+    the link does not check that it does.
+
+    :param client: A connected :class:`distributed.Client`.
+    :return: ``.../individual-dask-bo`` next to the dashboard's ``/status`` page, or
+        ``None`` if the scheduler runs no dashboard.
+    """
     if "dashboard" not in client.scheduler_info().get("services", {}):
         return None  # dashboard_link would still name the default port
     link = client.dashboard_link
@@ -61,6 +70,8 @@ def connect(
           a Kubernetes cluster, ...): a client of it (closing the client leaves the cluster up);
         - a :class:`~distributed.Client`: returned as it is.
     :param n_workers: Worker processes of the embedded cluster.
+    :param threads_per_worker: Threads of each worker process of the embedded cluster: how
+        many evaluations one process runs at once (other targets keep their own).
     :param scheduler_file: A scheduler file, instead of ``target``.
     :param security: A :class:`distributed.security.Security` for ``tls://`` schedulers.
     :param dashboard_address: Where the embedded cluster's dashboard listens (``None``: no

@@ -63,9 +63,29 @@ def compare(problem: Problem | str, *, client: Any = None, out: str | Path | Non
             **options: Any) -> dict[str, Result]:
     """Run sync, then async, from the same initial design on the same cluster.
 
-    Takes :func:`optimize`'s options (but ``mode`` and ``initial_data``). Writes
-    ``out/sync/``, ``out/async/``, ``out/comparison.png`` and ``out/comparison.json``.
+    The initial design is evaluated once and given to both runs as their initial data, and
+    each mode's model is built and asked once beforehand, untimed, so that neither run's
+    ``wall_s`` includes TensorFlow's one-off tracing.
 
+    :param problem: A :class:`~dask_bo.Problem` or the name of a benchmark problem
+        (:data:`~dask_bo.PROBLEM_NAMES`).
+    :param client: Where to run both: ``None`` (a local cluster of ``workers`` processes,
+        closed at the end), a scheduler address, a :class:`distributed.Client`, a cluster
+        object or the path of a scheduler file, as for :func:`optimize`.
+    :param out: A folder for both runs: ``out/sync/`` and ``out/async/`` (each as
+        :func:`optimize`'s ``out``), ``out/comparison.json`` (both runs' metrics and the
+        ``speedup``, sync ``wall_s`` over async ``wall_s``) and ``out/comparison.png``.
+        ``None``: nothing is written.
+    :param initial: Points of the shared initial design (at least 1); they do not count
+        against ``evaluations``.
+    :param seed: Seeds the initial design and both runs' models (``None``: not
+        reproducible).
+    :param workers: Worker processes of the local cluster started when ``client`` is None.
+    :param progress: Show a progress bar for each run.
+    :param options: More of :func:`optimize`'s keyword arguments (``evaluations``, ``rule``,
+        ``model``, ``eval_timeout_s``, ...), the same for both runs; not ``mode`` nor
+        ``initial_data``, which the comparison sets. ``eval_timeout_s`` also limits the
+        initial design's evaluations.
     :return: ``{"sync": Result, "async": Result}``.
     """
     if isinstance(problem, str):

@@ -96,7 +96,12 @@ class Settings:
         return self.direction == "maximize"
 
     def reached(self, best_y: float | None) -> bool:
-        """Whether ``best_y`` meets :attr:`target`."""
+        """Whether ``best_y`` meets :attr:`target` (``<=`` it when minimizing, ``>=`` when
+        maximizing); ``False`` without a target.
+
+        :param best_y: The best value so far, as the objective returned it, or ``None`` (no
+            evaluation has succeeded yet: ``False``).
+        """
         if self.target is None or best_y is None:
             return False
         return best_y >= self.target if self.maximize else best_y <= self.target
@@ -106,7 +111,13 @@ class Settings:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Settings:
-        """Settings from :meth:`to_dict`, also of journals written before a setting existed."""
+        """Settings from :meth:`to_dict`, also of journals written before a setting existed.
+
+        :param values: The settings by name (as :meth:`to_dict` gives them, or the journal's
+            ``start`` event holds them): names that are not settings are ignored, missing
+            ones take their defaults, and ``timeout_s`` is read as ``eval_timeout_s``.
+        :raise ValueError: A value is out of range (as the constructor checks).
+        """
         values = dict(values)
         if "timeout_s" in values:  # its name before eval_timeout_s
             values.setdefault("eval_timeout_s", values.pop("timeout_s"))

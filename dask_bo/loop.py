@@ -62,6 +62,12 @@ class StopSignal:
         return self._event.is_set()
 
     def listen(self, listener: Callable[[], None]) -> None:
+        """Have ``listener`` called when the signal is set.
+
+        :param listener: Called with no arguments by every :meth:`set`, in the thread that
+            sets it (so it should be quick and not raise); called at once, here, if the
+            signal is already set.
+        """
         self._listeners.append(listener)
         if self.is_set():
             listener()

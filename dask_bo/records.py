@@ -41,10 +41,35 @@ class Evaluation:
     Times ending in ``_at`` are Unix timestamps (seconds); ``duration_s`` is measured on the
     worker around the objective call alone.
 
+    :param id: The evaluation's number, unique in its run: the driver numbers the points it
+        submits 0, 1, 2, ... in submission order, after the largest id of any initial data
+        (which keeps its own); a point that ``resume`` sends again keeps its id.
     :param x: The point [D] in the parameters' own numeric coordinates (for a named space,
         one value per parameter in declaration order: an int as a float, a categorical as
         the index of its choice).
     :param y: The objective's value as the user returned it (``None`` unless ``ok``).
+    :param status: One of :data:`~dask_bo.STATUSES`: ``"ok"``, ``"failed"``, ``"timeout"``
+        or ``"lost"``; only an ``ok`` record has a (finite) ``y``.
+    :param proposal: Where the point came from, one of :data:`~dask_bo.PROPOSALS`
+        (default ``"initial"``, the initial design); ``"initial"`` and ``"warm"`` records do
+        not count against the run's ``evaluations``.
+    :param worker: The address of the Dask worker that ran it (``tcp://...``), or ``None``
+        where no worker reported one (a ``lost`` evaluation, a row of a history CSV).
+    :param submitted_at: When the driver submitted it (Unix time, the driver's clock), or
+        ``None`` (initial data read from a CSV).
+    :param started_at: When the worker began the evaluation (Unix time, the worker's clock),
+        or ``None`` if it never began (``lost``, or the worker could not find the problem).
+    :param finished_at: When it ended: ``started_at + duration_s`` on the worker; for a
+        ``lost`` evaluation, when the driver learned of the loss.
+    :param duration_s: Seconds the objective call took on the worker (a benchmark problem's
+        simulated delay included, Dask's overhead not); for a ``timeout``, the time waited
+        (about ``eval_timeout_s``); ``None`` if it never ran.
+    :param error: Why it is not ``ok``, or ``None``: ``"ExceptionType: message"`` of what
+        the objective raised (a value that is not a single finite number raises
+        ``ValueError``), a sentence for a ``timeout``, or Dask's failure for a ``lost`` one
+        (``KilledWorker: ...``, ``"cancelled by Dask"``).
+    :param traceback: The objective's formatted traceback for a ``failed`` evaluation, else
+        ``None``. It is kept in the journal, not in ``history.csv``.
     :param params: The native values the objective got, by name (named spaces); ``None``
         for a box.
     """
@@ -82,6 +107,9 @@ class Evaluation:
         """The record of :meth:`to_dict` (extra keys are ignored, missing optional ones take
         their defaults).
 
+        :param d: A record as :meth:`to_dict` gives it (an ``evaluated`` event of the
+            journal): ``id``, ``x`` (a list) and ``status`` required, the other fields
+            optional.
         :raises ValueError: A required key (``id``, ``x``, ``status``) is missing or a value
             has the wrong type.
         """

@@ -17,6 +17,8 @@ def load_result(directory: str | Path) -> Result:
     The points still in flight when a run was interrupted are not in its history; such a run
     says so in ``stopped_early`` (``"interrupted: ..."``), as does a run that stopped early.
 
+    :param directory: The folder of one run, which holds its ``journal.jsonl`` (for a
+        comparison, its ``sync/`` or ``async/`` folder).
     :raises FileNotFoundError: There is no journal in ``directory``.
     :raises ValueError: The journal does not describe a run (a
         :class:`~dask_bo.journal.JournalError` if it is damaged).

@@ -71,6 +71,8 @@ class Result:
     :param mode: ``"async"`` or ``"sync"``.
     :param problem: The problem's name.
     :param workers: Worker threads the run kept busy (at its start).
+    :param seed: The run's seed (of its initial design and its model), or ``None`` (not
+        reproducible).
     :param history: Every evaluation, in the order the driver received them.
     :param started_at: When the first driver started, before its first ask (Unix time).
     :param minimum: The problem's known optimum (its minimum; its maximum when maximizing),
@@ -217,11 +219,22 @@ class Result:
         return df
 
     def write_history_csv(self, path: str | Path) -> Path:
-        """Write the history as ``history.csv`` at ``path``."""
+        """Write the history as ``history.csv`` at ``path``.
+
+        :param path: The file to write (its folder must exist); an existing file is replaced
+            once the new one is complete.
+        :return: ``path``.
+        """
         return write_history_csv(self.history, path, self.space)
 
     def write_plots(self, out: str | Path) -> list[Path]:
-        """Draw ``regret.png``, ``timeline.png`` and ``points.png`` into ``out``."""
+        """Draw ``regret.png``, ``timeline.png`` and ``points.png`` into ``out`` (needs
+        matplotlib).
+
+        :param out: The folder to draw into, created if missing; files there of the same
+            names are replaced.
+        :return: The three files written.
+        """
         out = Path(out)
         plot_regret, plot_timeline, plot_points = _plot_functions()
         return [
@@ -233,6 +246,8 @@ class Result:
     def save(self, out: str | Path) -> list[Path]:
         """Write ``history.csv``, ``result.json`` and the plots into ``out``.
 
+        :param out: The folder to write into (a run's ``--out`` folder), created if missing;
+            files there of the same names are replaced, others (``journal.jsonl``) are left.
         :return: The files written.
         """
         out = Path(out)

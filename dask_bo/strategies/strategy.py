@@ -111,7 +111,16 @@ class Strategy:
 
     def tell(self, x: np.ndarray, y: np.ndarray) -> None:
         """Add observations x [N, D] (unit cube), y [N, 1]. Hyperparameters stay as they are:
-        :meth:`refit` when :meth:`refit_due` says so."""
+        :meth:`refit` when :meth:`refit_due` says so.
+
+        The first observations of a rule that needs a model build the model; a point told is
+        never proposed again (exactly).
+
+        :param x: [N, D] the observed points, in the encoded unit cube (N may be 0: nothing
+            happens).
+        :param y: [N, 1] (or [N]) their values, lower is better.
+        :raise ValueError: ``x`` is not [N, D], or ``y`` has not one value per point.
+        """
         x = self._points(x, "x")
         y = np.asarray(y, dtype=np.float64).reshape(-1, 1)
         if len(y) != len(x):
@@ -187,8 +196,13 @@ class Strategy:
         """The rule's next ``n`` points [n, D], snapped, none an exact duplicate of a pending,
         observed or another returned point.
 
+        Without a usable model (no data yet, or a model that cannot take the data) the points
+        are random; if the rule's step fails on the data, :meth:`ask_thompson`'s samples serve.
+
+        :param n: How many points (an integer >= 0; 0 gives an empty [0, D]).
         :param pending: Points [P, D] being evaluated: taken into account by the rules that
             do (asynchronous mode; see each rule's description), never proposed again.
+        :raise ValueError: ``n`` is not an integer >= 0, or ``pending`` is not [P, D].
         """
         if not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"expected a number of points n >= 0, got {n!r}")
@@ -207,7 +221,13 @@ class Strategy:
     def ask_thompson(self, n: int, pending: np.ndarray | None = None) -> np.ndarray:
         """``n`` points [n, D] in one go, each the minimizer of one joint posterior sample over
         the same candidates: far cheaper than :meth:`ask`, for when workers outpace the model.
-        Random points when there is no usable model."""
+        Random points when there is no usable model.
+
+        :param n: How many points (an integer >= 0; 0 gives an empty [0, D]).
+        :param pending: Points [P, D] being evaluated (unit cube), or ``None``: the samples
+            do not condition on them, but none is proposed again.
+        :raise ValueError: ``n`` is not an integer >= 0, or ``pending`` is not [P, D].
+        """
         if not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"expected a number of points n >= 0, got {n!r}")
         if n == 0:
