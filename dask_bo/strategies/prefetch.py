@@ -11,24 +11,18 @@ import logging
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Callable, Hashable
 
 import numpy as np
 
 from . import policy
+from .pending import PendingSet, ReadyPoint, vector
 from .policy import PolicyState, StepTimes
 
 logger = logging.getLogger("dask_bo")
 
 _FAILED = object()  # what a model step that raised returns
-
-
-@dataclass(eq=False)  # compared by identity: a refresh finds its point by it
-class _Ready:
-    u: np.ndarray  # [D]
-    proposal: str
-    seen: int  # observations the model had when it asked for the point
 
 
 class Prefetcher:
@@ -69,11 +63,7 @@ class Prefetcher:
         self.capacity = capacity
         self.strategy: Any = None
         self._cond = threading.Condition()
-        self._ready: deque[_Ready] = deque()
-        self._in_flight = {k: _vector(u, dim) for k, u in (in_flight or {}).items()}
-        self._arrived: list[tuple[np.ndarray, float]] = []  # observed, not yet told
-        self._taken = [_vector(u, dim) for u in (() if taken is None else taken)]
-        self._taken += self._in_flight.values()
+        self._pending = PendingSet(dim, in_flight, taken)
         self._durations: deque[float] = deque(maxlen=policy.RECENT_DURATIONS)
         self._steps = StepTimes()
         self._target = policy.INITIAL_TARGET
@@ -102,21 +92,19 @@ class Prefetcher:
         """
         key = ("point", next(self._tokens)) if key is None else key
         with self._cond:
-            if key in self._in_flight:
+            if key in self._pending.in_flight:  # before taking a ready point
                 raise ValueError(f"expected a key not in flight, got {key!r} (already out)")
             self._target = policy.grown_target(self._state())
             self._cond.notify_all()
             self._cond.wait_for(lambda: self._error or policy.serve(self._state()) != "wait")
             self._raise_error()
             if policy.serve(self._state()) == "ready":
-                entry = self._ready.popleft()
+                entry = self._pending.ready.popleft()
                 u, proposal = entry.u, entry.proposal
             else:
-                taken = np.array(self._taken).reshape(-1, self._dim)
-                u, proposal = _vector(self._space_filling(taken), self._dim), "explore"
+                u, proposal = self._space_filling(self._pending.taken()), "explore"
                 self._explore_left -= 1
-            self._in_flight[key] = u
-            self._taken.append(u)
+            u = self._pending.send(key, u)
             self._cond.notify_all()
             return key, u, proposal
 
@@ -129,9 +117,7 @@ class Prefetcher:
         :param duration_s: How long the evaluation took (``None``: unknown).
         """
         with self._cond:
-            self._in_flight.pop(key, None)
-            if y is not None:
-                self._arrived.append((_vector(u, self._dim), float(y)))
+            self._pending.observe(key, u, y)
             if duration_s is not None:
                 self._durations.append(max(float(duration_s), policy.MIN_DURATION_S))
             self._cond.notify_all()
@@ -145,13 +131,13 @@ class Prefetcher:
     def pending(self) -> np.ndarray:
         """The points the model must avoid [P, D]: in flight, ready, observed but not told."""
         with self._cond:
-            return self._pending()
+            return self._pending.points()
 
     @property
     def ready(self) -> list[tuple[np.ndarray, str]]:
         """The ready points and their proposals, in serving order."""
         with self._cond:
-            return [(e.u, e.proposal) for e in self._ready]
+            return [(e.u, e.proposal) for e in self._pending.ready]
 
     def stop(self) -> Any:
         """Stop the thread, tell what has arrived, drop the ready points.
@@ -166,8 +152,8 @@ class Prefetcher:
             self._thread.join()
         self._raise_error()
         with self._cond:
-            self._ready.clear()
-            arrived, self._arrived = self._arrived, []
+            self._pending.ready.clear()
+            arrived = self._pending.take_arrived()
         if self.strategy is not None:
             self._tell(arrived)
         return self.strategy
@@ -176,15 +162,10 @@ class Prefetcher:
     def _state(self) -> PolicyState:  # with the lock held
         return PolicyState(
             capacity=self.capacity, durations_s=tuple(self._durations), steps=self._steps,
-            ready_seen=tuple(e.seen for e in self._ready), dataset_size=self._dataset_size,
+            ready_seen=tuple(e.seen for e in self._pending.ready), dataset_size=self._dataset_size,
             target=self._target, model=self.strategy is not None and not self._failed,
             failed=self._failed, explore_left=self._explore_left,
         )
-
-    def _pending(self, without: _Ready | None = None) -> np.ndarray:  # with the lock held
-        points = [*self._in_flight.values(), *(e.u for e in self._ready if e is not without)]
-        points += [u for u, _ in self._arrived]
-        return np.array(points, dtype=np.float64).reshape(-1, self._dim)
 
     def _raise_error(self) -> None:
         if self._error is not None:
@@ -221,12 +202,12 @@ class Prefetcher:
         while True:
             with self._cond:
                 self._cond.wait_for(
-                    lambda: self._stopped or policy.has_work(self._state(), bool(self._arrived))
+                    lambda: self._stopped or policy.has_work(self._state(), bool(self._pending.arrived))
                 )
                 if self._stopped:
                     return
-                arrived, self._arrived = self._arrived, []
-                wanted = self._target - len(self._ready)
+                arrived = self._pending.take_arrived()
+                wanted = self._target - len(self._pending.ready)
             # Steps run outside the lock, so that results keep arriving meanwhile.
             self._tell(arrived)
             if self._failed:
@@ -273,7 +254,7 @@ class Prefetcher:
         if n <= 0:
             return
         with self._cond:
-            pending = self._pending()
+            pending = self._pending.points()
         points = self._ask(n, proposal, pending, timed)
         replaced = points is _FAILED and proposal == "rule"
         if replaced:
@@ -282,9 +263,8 @@ class Prefetcher:
             if replaced:
                 self._fail()
             return
-        entries = [_Ready(_vector(u, self._dim), proposal, self._dataset_size) for u in points]
         with self._cond:
-            self._ready.extend(entries)
+            self._pending.add_ready(points, proposal, self._dataset_size)
             self._cond.notify_all()
 
     def _fail(self) -> None:
@@ -299,18 +279,14 @@ class Prefetcher:
             i = policy.stale_index(self._state())
             if i is None:
                 return
-            stale = self._ready[i]
-            pending = self._pending(without=stale)
+            stale = self._pending.ready[i]
+            pending = self._pending.points(without=stale)
         fresh = self._ask(1, "rule", pending)
         with self._cond:
             if fresh is _FAILED:  # keep it, and do not ask again for it
                 stale.seen = self._dataset_size
                 return
-            entry = _Ready(_vector(fresh[0], self._dim), "rule", self._dataset_size)
-            if stale in self._ready:
-                self._ready[self._ready.index(stale)] = entry
-            else:  # handed out during the ask: in flight now; keep both
-                self._ready.append(entry)
+            self._pending.replace(stale, ReadyPoint(vector(fresh[0], self._dim), "rule", self._dataset_size))
             self._cond.notify_all()
 
     def _call(self, step: str, call: Callable[[], Any], default: Any = _FAILED) -> Any:
@@ -326,12 +302,4 @@ class Prefetcher:
                     " instead", step, error,
                 )
             return default
-
-
-def _vector(u: Any, dim: int) -> np.ndarray:
-    """``u`` as a float64 point [D]."""
-    u = np.asarray(u, dtype=np.float64).reshape(-1)
-    if u.shape != (dim,):
-        raise ValueError(f"expected a point of {dim} coordinates, got shape {u.shape}")
-    return u
 

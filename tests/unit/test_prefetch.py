@@ -108,7 +108,7 @@ def wait(prefetcher: Prefetcher, predicate) -> None:
 def idle(prefetcher: Prefetcher) -> bool:
     """Whether the thread, waiting, would stay asleep (its own wake-up test)."""
     with prefetcher._cond:
-        return not policy.has_work(prefetcher._state(), bool(prefetcher._arrived))
+        return not policy.has_work(prefetcher._state(), bool(prefetcher._pending.arrived))
 
 
 def proposals(prefetcher: Prefetcher) -> list[str]:
