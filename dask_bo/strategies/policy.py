@@ -34,6 +34,7 @@ INITIAL_TARGET = 2
 FIRST_ASK_FACTOR = 1.5
 """The first ask traces the acquisition function: it takes up to this many times the build."""
 
+
 REFIT_FACTOR = 1.5
 """A refit is covered for this many times its kind's last measured duration."""
 
@@ -144,10 +145,19 @@ def cover(state: PolicyState, seconds: float, explore: int = 0) -> int:
     return max(0, demand(state, seconds) - state.ready - explore)
 
 
+def first_asks(state: PolicyState) -> tuple[int, ...]:
+    """The sizes of the first asks, made untimed right after the build: a rule asks in chunks
+    of one point and of :data:`ASK_BATCH`, each size tracing its acquisition function once,
+    and a batch is asked only where the ready points can grow to one (four worker threads)."""
+    most = max(INITIAL_TARGET, state.capacity)
+    return tuple(n for n in (1, ASK_BATCH) if n <= most)
+
+
 def first_cover(state: PolicyState) -> int:
-    """Thompson points before the first ask, which takes up to 1.5 builds; exploration serves
+    """Thompson points before the first asks, each up to 1.5 builds; exploration serves
     workers while its budget lasts."""
-    return cover(state, FIRST_ASK_FACTOR * state.steps.build_s, max(state.explore_left, 0))
+    seconds = len(first_asks(state)) * FIRST_ASK_FACTOR * state.steps.build_s
+    return cover(state, seconds, max(state.explore_left, 0))
 
 
 def refit_cover(state: PolicyState, full: bool) -> int:

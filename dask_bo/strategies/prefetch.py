@@ -192,10 +192,11 @@ class Prefetcher:
             self._steps = replace(self._steps, build_s=self._clock() - started)
             self.strategy = strategy
         self._tell([])
-        # The first ask traces the acquisition function: cover it, and leave it untimed (its
-        # tracing says nothing of what later asks cost).
+        # The first asks trace the acquisition function: cover them, and leave them untimed
+        # (tracing says nothing of what later asks cost).
         self._push(policy.first_cover(self.state()), "thompson")
-        self._push(1, "rule", timed=False)
+        for n in policy.first_asks(self.state()):
+            self._push(n, "rule", timed=False)
         return True
 
     def _loop(self) -> None:

@@ -54,6 +54,17 @@ def test_the_first_ask_is_covered_for_one_and_a_half_builds(build_s, explore_lef
     assert policy.first_cover(s) == expected
 
 
+def test_a_batch_is_asked_first_only_where_the_ready_points_can_grow_to_one():
+    assert policy.first_asks(state(capacity=3)) == (1,)
+    assert policy.first_asks(state(capacity=4)) == (1, policy.ASK_BATCH)
+
+
+def test_two_first_asks_are_covered_for_one_and_a_half_builds_each():
+    """At 16 results a second, two asks of 1.5 builds of 0.1 s free ceil(4.8) = 5 threads."""
+    s = state(capacity=16, durations_s=(1.0,), steps=StepTimes(build_s=0.1))
+    assert policy.first_cover(s) == 5
+
+
 def test_the_first_ask_before_any_result_is_covered_for_every_thread():
     assert policy.first_cover(state(steps=StepTimes(build_s=0.001))) == 3
 

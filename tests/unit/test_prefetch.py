@@ -322,10 +322,12 @@ def test_a_stale_point_handed_out_during_its_refresh_stays_pending():
 def test_more_points_are_kept_ready_once_a_worker_found_none():
     prefetcher, strategy = make(capacity=4)
     try:
-        wait(prefetcher, lambda: len(prefetcher.ready) == 5)  # four Thompson, one rule
+        # Four Thompson, then the first asks: a point and a batch of four.
+        wait(prefetcher, lambda: len(prefetcher.ready) == 9)
+        assert [n for step, n, *_ in strategy.calls if step == "ask"] == [1, 4]
         since = len(strategy.calls)
-        with prefetcher._cond:  # the thread cannot refill until the sixth waits
-            for _ in range(5):
+        with prefetcher._cond:  # the thread cannot refill until the tenth waits
+            for _ in range(9):
                 prefetcher.next_point()
             assert prefetcher.state().target == 2
             served = prefetcher.next_point()[2]  # none ready: waits, letting the thread in
