@@ -93,9 +93,18 @@ class Design:
         self._model.capacity = self._threads()
         out = []
         for _ in range(n):
-            key, u, proposal = self._model.next_point()
+            point = self._model.next_point()
+            if point is None:  # interrupted
+                break
+            key, u, proposal = point
             out.append(Proposal(self._decode(u), proposal, token=key))
         return out
+
+    def interrupt(self) -> None:
+        """From any thread: the run is stopping, so :meth:`suggest` must not wait for the model."""
+        interrupt = getattr(self._model, "interrupt", None)
+        if interrupt is not None:
+            interrupt()
 
     def tell(self, proposal: Proposal, record: Evaluation) -> None:
         self.records.append(record)

@@ -86,6 +86,7 @@ class Proposal:
 class Proposer(Protocol):
     def suggest(self, n: int) -> list[Proposal]: ...
     def tell(self, proposal: Proposal, record: Evaluation) -> None: ...
+    def interrupt(self) -> None: ...  # from any thread: suggest must not wait any more
 
 
 @dataclass
@@ -125,6 +126,7 @@ class Loop:
         self.callbacks = tuple(callbacks)
         self.stop_requested = stop_requested or StopSignal()
         self.stop_requested.listen(self._cancel_in_flight)
+        self.stop_requested.listen(proposer.interrupt)
         self.next_id = next_id
         self.clock = clock
         self.in_flight: dict[Future, _Sent] = {}
@@ -242,6 +244,7 @@ class Loop:
                 return
             proposals = self.proposer.suggest(min(free, self.remaining))
             if not proposals:
+                self.stopped_early = self._stop_reason()  # a stop request ends a wait
                 return
             for proposal in proposals:
                 self._send(proposal)

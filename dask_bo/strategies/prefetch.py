@@ -73,6 +73,7 @@ class Prefetcher:
         self._warned: set[str] = set()
         self._tokens = itertools.count()
         self._stopped = False
+        self._interrupted = False
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="dask-bo-prefetch", daemon=True)
 
@@ -80,10 +81,11 @@ class Prefetcher:
     def start(self) -> None:
         self._thread.start()
 
-    def next_point(self, key: Hashable | None = None) -> tuple[Hashable, np.ndarray, str]:
+    def next_point(self, key: Hashable | None = None) -> tuple[Hashable, np.ndarray, str] | None:
         """The point for a free worker, pending (in flight) under ``key`` until observed.
 
-        Waits for the model only when no point is ready and the exploration budget is spent.
+        Waits for the model only when no point is ready and the exploration budget is spent,
+        and not once :meth:`interrupt` was called (then ``None``: the run is stopping).
 
         :param key: The caller's name for the point (say its evaluation id); ``None``: a new
             token.
@@ -96,8 +98,12 @@ class Prefetcher:
                 raise ValueError(f"expected a key not in flight, got {key!r} (already out)")
             self._target = policy.grown_target(self._state())
             self._cond.notify_all()
-            self._cond.wait_for(lambda: self._error or policy.serve(self._state()) != "wait")
+            self._cond.wait_for(
+                lambda: self._error or self._interrupted or policy.serve(self._state()) != "wait"
+            )
             self._raise_error()
+            if policy.serve(self._state()) == "wait":
+                return None
             if policy.serve(self._state()) == "ready":
                 entry = self._pending.ready.popleft()
                 u, proposal = entry.u, entry.proposal
@@ -139,16 +145,24 @@ class Prefetcher:
         with self._cond:
             return [(e.u, e.proposal) for e in self._pending.ready]
 
+    def interrupt(self) -> None:
+        """From any thread: :meth:`next_point` no longer waits for the model."""
+        with self._cond:
+            self._interrupted = True
+            self._cond.notify_all()
+
     def stop(self) -> Any:
         """Stop the thread, tell what has arrived, drop the ready points.
 
         :return: The strategy, with every observed result told (``None`` if it was never
-            built or its build failed).
+            built or its build failed, or is still building after :meth:`interrupt`: a stop
+            request does not wait for it, and the thread ends once the build returns).
         """
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
-        if self._thread.is_alive():
+            building = self._interrupted and self.strategy is None
+        if self._thread.is_alive() and not building:
             self._thread.join()
         self._raise_error()
         with self._cond:
@@ -189,6 +203,8 @@ class Prefetcher:
             self._fail()
             return False
         with self._cond:
+            if self._stopped:
+                return False
             self._steps = replace(self._steps, build_s=self._clock() - started)
             self.strategy = strategy
         self._tell([])

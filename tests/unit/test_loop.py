@@ -101,6 +101,9 @@ class Counter:
     def tell(self, proposal, record):
         self.told.append(record.id)
 
+    def interrupt(self):
+        pass
+
 
 class NullBar:
     def update(self, *a, **k):

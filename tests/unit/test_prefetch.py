@@ -488,3 +488,21 @@ def test_points_in_flight_at_the_start_are_pending_until_observed():
     assert prefetcher.next_point(8)[2] == "explore"
     assert as_set(taken_seen[0]) == {(0.3, 0.4), (0.1, 0.2)}
     assert prefetcher.stop() is None
+
+
+def test_an_interrupt_ends_a_wait_for_the_model_with_no_point():
+    gate = threading.Event()  # the build never finishes: a free worker would wait for it
+    prefetcher, _ = make(build_gate=gate)
+    served = []
+    waiter = threading.Thread(target=lambda: served.append(prefetcher.next_point("a")))
+    try:
+        waiter.start()
+        prefetcher.interrupt()
+        waiter.join(TIMEOUT_S)
+        assert not waiter.is_alive() and served == [None]
+        assert "a" not in prefetcher._pending.in_flight
+        assert prefetcher.stop() is None  # without waiting for the build
+    finally:
+        gate.set()
+        prefetcher._thread.join(TIMEOUT_S)
+    assert not prefetcher._thread.is_alive() and prefetcher.strategy is None
