@@ -1,8 +1,6 @@
 """The model's thread (asynchronous mode): it builds, tells, asks and refits while the
 workers compute, and keeps points ready for the next free worker. What it does next is
-decided by :mod:`dask_bo.strategies.policy`; this module carries the decisions out and owns
-the pending set (ready points, points in flight by the caller's key, results not yet told),
-so a failed or lost point leaves it by bookkeeping."""
+decided by :mod:`dask_bo.strategies.policy`; this module carries the decisions out."""
 
 from __future__ import annotations
 
@@ -45,15 +43,9 @@ class Prefetcher:
     """
 
     def __init__(
-        self,
-        strategy_factory: Callable[[], Any],
-        capacity: int,
-        max_explore: int,
-        space_filling: Callable[[np.ndarray], np.ndarray],
-        *,
-        dim: int,
-        in_flight: dict[Hashable, np.ndarray] | None = None,
-        taken: np.ndarray | None = None,
+        self, strategy_factory: Callable[[], Any], capacity: int, max_explore: int,
+        space_filling: Callable[[np.ndarray], np.ndarray], *, dim: int,
+        in_flight: dict[Hashable, np.ndarray] | None = None, taken: np.ndarray | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
         self._factory = strategy_factory
