@@ -108,13 +108,13 @@ def _check_options(options: dict[str, Any], initial: int, seed: int | None) -> S
     import dataclasses
     import inspect
 
-    if {"mode", "initial_data"} & set(options):
+    if any(options.get(k) is not None for k in ("mode", "initial_data")):
         raise TypeError("compare runs both modes from its own initial design: drop mode and initial_data")
     fields = {f.name for f in dataclasses.fields(Settings)} | {"timeout_s"}
     unknown = sorted(set(options) - fields - set(inspect.signature(optimize).parameters))
     if unknown:
         raise TypeError(f"unexpected option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
-    chosen = {k: v for k, v in options.items() if k in fields}
+    chosen = {k: v for k, v in options.items() if k in fields and k != "mode"}
     settings_from_options(dict(chosen, mode="async", initial=initial, seed=seed))
     return settings_from_options(dict(chosen, mode="sync", initial=initial, seed=seed))
 
