@@ -245,6 +245,7 @@ def resume(api, interrupts, directory, objective, allow_changed_objective, evalu
     if finished(events) and evaluations is None:
         click.echo(f"the run in {directory} is finished; 'dask-bo resume {directory} --evaluations N' extends its budget to N", err=True)
         return
+    _check_objective(events, objective, allow_changed_objective)
     kwargs = _set(
         out=directory, objective=objective, progress=not no_progress,
         allow_changed_objective=allow_changed_objective, evaluations=evaluations,
@@ -259,6 +260,23 @@ def resume(api, interrupts, directory, objective, allow_changed_objective, evalu
     click.echo(_summary_table({result.mode: result.metrics()}))
     if result.stopped_early:
         raise RunError(f"stopped early: {result.stopped_early}")
+
+
+def _check_objective(events: list[dict], objective: str | None, allow_changed: bool) -> None:
+    """A run's objective that cannot be rebuilt (moved, edited) is bad input, found before any
+    cluster starts."""
+    from .events import replay
+    from .problems import problem_from_description
+
+    config = replay(events).config
+    if config is not None:
+        try:
+            problem_from_description(config["problem"], objective, allow_changed)
+        except (ValueError, TypeError, ImportError, OSError) as error:
+            message = str(error).splitlines()[0] if str(error) else repr(error)
+            if objective is None and "allow-changed-objective" not in message:
+                message += "; give it again with --objective PATH:FUNCTION"
+            raise InputError(message) from None
 
 
 @main.command()

@@ -73,7 +73,9 @@ def connect(
     :param threads_per_worker: Threads of each worker process of the embedded cluster: how
         many evaluations one process runs at once (other targets keep their own).
     :param scheduler_file: A scheduler file, instead of ``target``.
-    :param security: A :class:`distributed.security.Security` for ``tls://`` schedulers.
+    :param security: A :class:`distributed.security.Security` for ``tls://`` schedulers; with
+        ``target=None`` the embedded cluster speaks TLS with it (``True`` or
+        ``Security.temporary()``: certificates made in memory for this cluster only).
     :param dashboard_address: Where the embedded cluster's dashboard listens (``None``: no
         dashboard); if the port is taken, another is chosen.
     :param timeout_s: How long to try to reach the scheduler before giving up.
@@ -104,7 +106,8 @@ def connect(
             f"expected None, a scheduler address, a scheduler file, a Dask Cluster or a Client,"
             f" got {type(target).__name__} {target!r}"
         )
-    page = dashboard_page_link(client)
+    # Without a dashboard an embedded scheduler still serves HTTP (no pages): no link to show.
+    page = dashboard_page_link(client) if target is not None or dashboard_address else None
     if page and show_link:
         print(f"Dask dashboard: {client.dashboard_link}\ndask_bo page:   {page}", file=sys.stderr)
     return client
@@ -128,25 +131,79 @@ def _is_cluster(target: Any) -> bool:
 
 
 def _embedded(n_workers, threads_per_worker, dashboard_address, security, cluster_kwargs) -> Client:
+    from distributed import LocalCluster
+
     options = dict(
         n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
         host="127.0.0.1", dashboard_address=dashboard_address,
         scheduler_kwargs={"preload": ["dask_bo.dashboard"]},
         # Failed evaluations are the driver's to report in one line each: the workers' own
         # "Compute Failed" blocks are errors, so only critical messages get through.
-        silence_logs=logging.CRITICAL, security=security,
+        silence_logs=logging.CRITICAL,
     )
+    security = _for_every_role(security)
+    if security is not None:
+        options.update(security=security, protocol="tls://")
     options.update(cluster_kwargs)
     if options["processes"]:
         # Workers restarted later (a late evaluation) ignore Ctrl-C through this preload.
         options["preload"] = [*options.get("preload", []), __name__]
-    # A Client that starts its own LocalCluster also closes it with itself. Processes started
-    # while SIGINT is ignored keep ignoring it: Ctrl-C in the terminal reaches the whole
-    # process group, and the driver alone decides what it means.
+    # Processes started while SIGINT is ignored keep ignoring it: Ctrl-C in the terminal
+    # reaches the whole process group, and the driver alone decides what it means.
     with _sigint_ignored(), warnings.catch_warnings():
         # "Port 8787 is already in use": another one is chosen, and its link is shown.
         warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
-        return Client(**options)
+        # Built apart from its client: Client(security=...) keeps a Security object to itself
+        # (only security=True reaches the LocalCluster it starts).
+        cluster = LocalCluster(**options)
+    try:
+        return _EmbeddedClient(cluster)  # the client takes the cluster's security
+    except BaseException:
+        cluster.close()
+        raise
+
+
+class _EmbeddedClient(Client):
+    """A client that closes its embedded cluster with itself, as a ``Client()`` that started
+    the cluster would."""
+
+    def close(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().close(*args, **kwargs)
+        finally:
+            if not sys.is_finalizing():  # at exit the cluster's own finalizer closes it
+                self.cluster.close()
+
+
+def _for_every_role(security: Any) -> Any:
+    """``security`` for a whole cluster, or None for no TLS (as ``Security()`` without
+    certificates means to Dask). ``True`` makes temporary certificates; a Security with only a
+    client's certificate and key (as ``--tls-*`` gives) lends them to the scheduler and the
+    workers, so that the whole embedded cluster trusts the same CA."""
+    import copy
+
+    from distributed.security import Security
+
+    if security is None or security is False:
+        return None
+    if security is True:
+        return Security.temporary()
+    if not isinstance(security, Security):
+        raise TypeError(f"expected security to be a distributed.security.Security, got {type(security).__name__}")
+    if not (security.tls_ca_file and security.tls_client_cert):
+        if not security.require_encryption:
+            return None
+        raise ValueError(
+            "an embedded TLS cluster needs a CA file and a certificate: give Security(tls_ca_file=...,"
+            " tls_client_cert=..., tls_client_key=...), or Security.temporary()"
+        )
+    whole = copy.copy(security)  # the caller's object stays as it was
+    for role in ("scheduler", "worker"):
+        if getattr(whole, f"tls_{role}_cert") is None:
+            setattr(whole, f"tls_{role}_cert", security.tls_client_cert)
+            setattr(whole, f"tls_{role}_key", security.tls_client_key)
+    whole.require_encryption = True
+    return whole
 
 
 @contextlib.contextmanager

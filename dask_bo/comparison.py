@@ -4,20 +4,23 @@ tracing happens before both, untimed, so that neither mode's clock includes it."
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from pathlib import Path
 from typing import Any
 
 from .api import _client, optimize
 from .backend import Backend
-from .config import Settings
+from .config import Settings, settings_from_options
 from .design import Design, fittable, strategy_factory
-from .journal import check_writable
+from .journal import JOURNAL_NAME, JournalError, check_writable
 from .problems import Problem, get_problem
 from .loop import Loop
 from .progress import Progress
 from .records import Evaluation, observations
 from .result import Result
+
+logger = logging.getLogger("dask_bo")
 
 
 class _DesignOnly:
@@ -47,9 +50,18 @@ def initial_design(client, problem, n: int, seed: int | None, eval_timeout_s: fl
 
 
 def warm_up(problem, history: list[Evaluation], options: dict[str, Any]) -> None:
-    """Build and ask each mode's model once, untimed (TensorFlow's first traces)."""
+    """Build and ask each mode's model once, untimed (TensorFlow's first traces). A failure
+    here costs only the untimed tracing: the runs still start, and journal the design."""
     if not fittable(history):
         return  # each run draws more points first, and says so
+    try:
+        _warm_up(problem, history, options)
+    except Exception as error:  # noqa: BLE001  (each run's own model step recovers or reports it)
+        logger.warning("compare: warming up the model failed (%s: %.160s); the runs trace it"
+                       " on their own clocks", type(error).__name__, error)
+
+
+def _warm_up(problem, history: list[Evaluation], options: dict[str, Any]) -> None:
     for mode in ("sync", "async"):
         settings = Settings(mode=mode, rule=options.get("rule", Settings.rule), model=options.get("model", "auto"))
         x, y = observations(history)
@@ -90,12 +102,13 @@ def compare(problem: Problem | str, *, client: Any = None, out: str | Path | Non
     """
     if isinstance(problem, str):
         problem = get_problem(problem)
+    settings = _check_options(options, initial, seed)
     for mode in ("sync", "async"):
         if out is not None:
-            check_writable(Path(out) / mode)
+            _check_folder(Path(out) / mode, options.get("overwrite", False))
     client, owned = _client(client, workers)
     try:
-        history = initial_design(client, problem, initial, seed, options.get("eval_timeout_s"))
+        history = initial_design(client, problem, initial, seed, settings.eval_timeout_s)
         warm_up(problem, history, options)
         results = {
             mode: optimize(problem, client=client, mode=mode, seed=seed, initial_data=history,
@@ -108,6 +121,31 @@ def compare(problem: Problem | str, *, client: Any = None, out: str | Path | Non
     if out is not None:
         save_comparison(results, Path(out))
     return results
+
+
+def _check_options(options: dict[str, Any], initial: int, seed: int | None) -> Settings:
+    """The settings both runs will take, checked before the initial design spends anything."""
+    import dataclasses
+    import inspect
+
+    if any(options.get(k) is not None for k in ("mode", "initial_data")):
+        raise TypeError("compare runs both modes from its own initial design: drop mode and initial_data")
+    fields = {f.name for f in dataclasses.fields(Settings)} | {"timeout_s"}
+    unknown = sorted(set(options) - fields - set(inspect.signature(optimize).parameters))
+    if unknown:
+        raise TypeError(f"unexpected option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
+    chosen = {k: v for k, v in options.items() if k in fields and k != "mode"}
+    settings_from_options(dict(chosen, mode="async", initial=initial, seed=seed))
+    return settings_from_options(dict(chosen, mode="sync", initial=initial, seed=seed))
+
+
+def _check_folder(out: Path, overwrite: bool) -> None:
+    check_writable(out)
+    if not overwrite and (out / JOURNAL_NAME).is_file() and (out / JOURNAL_NAME).stat().st_size > 0:
+        raise JournalError(
+            f"{out} already holds a run's journal: give compare a new folder, or replace it with"
+            f" --overwrite (overwrite=True)"
+        )
 
 
 def save_comparison(results: dict[str, Result], out: Path) -> None:

@@ -75,6 +75,10 @@ class Settings:
             value = getattr(self, name)
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+        from .strategies import RULES  # no TensorFlow: a bad rule fails before any evaluation
+
+        if self.rule not in RULES:
+            raise ValueError(f"rule must be one of {', '.join(RULES)}, got {self.rule!r}")
         _check_count("evaluations", self.evaluations, 1, optional=False)
         _check_count("initial", self.initial, 1, optional=False)
         _check_count("seed", self.seed, 0)

@@ -128,7 +128,7 @@ SLOW = (
     "tests/integration/test_examples.py::test_bash_example[docs/getting-started.md",
     "tests/integration/test_examples.py::test_python_example_as_script[docs/deploying.md",
     "tests/integration/test_faults.py::test_lost_scheduler_is_a_clear_error_and_resume_finishes",
-    "tests/integration/test_faults.py::test_whole_run_over_tls",
+    "tests/integration/test_tls.py::test_whole_run_over_tls",
     "tests/integration/test_faults.py::test_killed_worker_loses_no_evaluation_and_new_workers_are_used",
     "tests/integration/test_notebooks.py::test_your_own_objective",
     "tests/integration/test_elastic.py",

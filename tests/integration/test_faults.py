@@ -1,4 +1,5 @@
-"""Nothing lost: failing and hanging objectives, killed workers, drivers and schedulers, TLS.
+"""Nothing lost: failing and hanging objectives, killed workers, drivers and schedulers.
+(TLS: test_tls.py.)
 
 Faults are injected for real: objectives that raise, return NaN or hang; SIGKILL of worker,
 driver and scheduler processes.
@@ -24,7 +25,6 @@ from dask_bo.journal import read_journal
 from dask_bo.problems import Problem
 from dask_bo.records import Evaluation
 
-from ..conftest import RemoteCluster
 from .test_cli import dask_bo
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -274,51 +274,6 @@ def test_lost_scheduler_is_a_clear_error_and_resume_finishes(tmp_path, remote_cl
     assert all(after[i]["y"] == e["y"] for i, e in before.items())
 
 
-def make_certificates(folder: Path) -> dict[str, str]:
-    """A CA and a certificate for 127.0.0.1 signed by it, made with openssl."""
-    def openssl(*args):
-        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=folder)
-
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=dask-bo-test-ca",
-            "-keyout", "ca.key", "-out", "ca.pem")
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "node.key", "-out", "node.csr")
-    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    openssl("x509", "-req", "-in", "node.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-days", "2", "-extfile", "san.ext", "-out", "node.pem")
-    return {"ca-file": str(folder / "ca.pem"), "cert": str(folder / "node.pem"), "key": str(folder / "node.key")}
-
-
-def test_whole_run_over_tls(tmp_path):
-    tls = make_certificates(tmp_path)
-    cluster = RemoteCluster(tmp_path, workers=2, tls=tls)
-    cluster.start()
-    try:
-        assert cluster.address.startswith("tls://")
-        out = tmp_path / "run"
-        proc = dask_bo("run", "--scheduler", cluster.address, "--tls-ca-file", tls["ca-file"],
-                       "--tls-cert", tls["cert"], "--tls-key", tls["key"], "--delay-scale", "0.1",
-                       "--evaluations", "4", "--out", str(out), "--no-progress")
-        assert proc.returncode == 0, proc.stderr
-        assert json.loads((out / "result.json").read_text())["evaluations"] == 4
-        # Without the certificates the scheduler cannot be used.
-        refused = dask_bo("run", "--scheduler", cluster.address, "--evaluations", "1", timeout=60)
-        assert refused.returncode == 2 and "Traceback" not in refused.stderr
-    finally:
-        cluster.stop()
-
-
-def test_embedded_cluster_listens_on_loopback_only():
-    from dask_bo.cluster import connect
-
-    with connect(n_workers=1, dashboard_address="127.0.0.1:0") as client:
-        scheduler = client.cluster.scheduler
-        assert scheduler.address.startswith("tcp://127.0.0.1:")
-        assert all(w.startswith("tcp://127.0.0.1:") for w in client.nthreads())
-        bound = {sock.getsockname()[0] for server in scheduler.http_server._sockets.values()
-                 for sock in [server]}
-        assert bound == {"127.0.0.1"}, bound
-
-
 def test_resume_knows_what_it_resumes(client, tmp_path):
     from dask_bo import RunStopped, start
 
@@ -354,3 +309,68 @@ def test_max_failures_holds_across_resumes(client, tmp_path):
     again = resume(tmp_path, client=client, objective=always_fails, progress=False)
     assert len(again.driven) == len(first.driven)
     assert "max_failures=2" in again.stopped_early
+
+
+def constant(x):
+    return 1.0
+
+
+def succeeds_once(x, marker):
+    """The first call anywhere returns a value; every later one raises."""
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        raise ValueError("diverged") from None
+    return float(np.sum(x))
+
+
+def tiny(x):
+    return float(1e-200 * (1 + np.sum(x)))
+
+
+@pytest.mark.parametrize("pattern", [
+    "constant", "one success",
+    pytest.param("1e-200", marks=pytest.mark.slow),  # the model is built: TensorFlow's traces
+])
+def test_compare_keeps_its_initial_design_whatever_the_model_makes_of_it(client, tmp_path, caplog, pattern):
+    import functools
+
+    import pandas as pd
+
+    from dask_bo import compare
+
+    f = {"constant": constant, "1e-200": tiny,
+         "one success": functools.partial(succeeds_once, marker=str(tmp_path / "once"))}[pattern]
+    problem = Problem(f, [0, 0], [1, 1], name="bad-values", batch=False)
+    out = tmp_path / "cmp"
+    results = compare(problem, client=client, out=out, initial=3, evaluations=3, progress=False, seed=1)
+    design = {e.id: e for e in results["sync"].history if e.proposal == "initial"}
+    assert len(design) == 3 and sum(e.ok for e in design.values()) == (1 if pattern == "one success" else 3)
+    for mode, result in results.items():
+        assert {e.id: e for e in result.history if e.proposal == "initial"} == design, mode
+        assert len(result.driven) == 3, mode
+        history = pd.read_csv(out / mode / "history.csv", float_precision="round_trip")
+        saved = history[history.proposal == "initial"].set_index("id")
+        assert sorted(saved.index) == sorted(design)
+        for i, e in design.items():
+            assert saved.status[i] == e.status and [saved.x0[i], saved.x1[i]] == list(e.x)
+            assert (pd.isna(saved.y[i]) and e.y is None) or saved.y[i] == e.y
+        assert json.loads((out / mode / "result.json").read_text())["evaluations"] == 3
+    assert set(json.loads((out / "comparison.json").read_text())) >= {"sync", "async"}
+    assert "Traceback" not in caplog.text
+
+
+def test_compare_refuses_bad_options_and_used_folders_before_evaluating(client, tmp_path):
+    from dask_bo import compare
+    from dask_bo.journal import JournalError
+
+    problem = Problem(constant, [0, 0], [1, 1], name="c", batch=False)
+    (tmp_path / "sync").mkdir()
+    (tmp_path / "sync" / "journal.jsonl").write_text('{"event": "start"}\n')
+    with pytest.raises(JournalError, match="already holds a run"):
+        compare(problem, client=client, out=tmp_path, progress=False)
+    with pytest.raises(ValueError, match="rule"):
+        compare(problem, client=client, rule="no-such-rule", progress=False)
+    with pytest.raises(TypeError, match="evalutions"):
+        compare(problem, client=client, evalutions=3, progress=False)
+    assert not client.futures and not any(k.startswith("objective-") for k in client.who_has())
