@@ -59,7 +59,7 @@ def _drive(
     bar = Progress(settings.evaluations, progress, f"{settings.mode} {problem.name}",
                    initial=driven_done - sum(s["proposal"] != INITIAL for s in in_flight))
     design = Design(problem.space, settings, history, strategy_factory(problem.space, settings, backend.threads),
-                    backend.threads, in_flight=in_flight)
+                    backend.threads, in_flight=in_flight, wake=backend.wake)
     info = {"mode": settings.mode, "problem": problem.name, "rule": settings.rule,
             "workers": result.workers, "budget": settings.evaluations, "minimum": problem.minimum,
             "dim": problem.space.dim, "names": list(problem.space.names), "direction": settings.direction}

@@ -22,7 +22,7 @@ logger = logging.getLogger("dask_bo")
 
 
 def _wake() -> None:
-    """The task behind :meth:`Backend.follow_workers`'s wake-ups."""
+    """The task behind the loop's wake-ups (:meth:`Backend.follow_workers`, :meth:`Backend.wake`)."""
 
 
 class RunStopped(RuntimeError):
@@ -97,6 +97,12 @@ class Backend:
         restriction = {"workers": [msg["worker"]]} if action == "add-worker" and msg.get("worker") else {}
         self._on_change(self.client.submit(_wake, key=f"dask-bo-wake-{uuid.uuid4().hex[:8]}", pure=False,
                                            allow_other_workers=True, **restriction))
+
+    def wake(self) -> None:
+        """From any thread: wake the loop waiting for results (a finished future that is no
+        evaluation), so that it fills what is free now; nothing before :meth:`follow_workers`."""
+        if self._on_change is not None:
+            self._on_change(self.client.submit(_wake, key=f"dask-bo-wake-{uuid.uuid4().hex[:8]}", pure=False))
 
     def submit(self, x: list[float], eval_id: int, proposal: str, submitted_at: float) -> Future:
         return self._guard(lambda: self.client.submit(

@@ -26,8 +26,13 @@ logger = logging.getLogger("dask_bo")
 class _DesignOnly:
     """A proposer with nothing to propose: the loop gathers the initial design and stops."""
 
-    def suggest(self, n: int) -> list:
+    waiting = False
+
+    def suggest(self, n: int, wait: bool = False) -> list:
         return []
+
+    def interrupt(self) -> None:
+        pass
 
     def tell(self, proposal, record) -> None:
         pass

@@ -43,14 +43,20 @@ class Design:
     :param threads: Worker threads now (for the prefetcher's capacity).
     :param in_flight: Submissions a stopped driver left in flight (``id``, ``x``,
         ``proposal``): pending for the model, sent again by the loop.
+    :param wake: Called from another thread once the model has a point for a :meth:`suggest`
+        that stopped short (:attr:`waiting`), so that the loop, which went on collecting
+        results meanwhile, fills the free slot.
     """
 
     def __init__(
         self, space: Any, settings: Settings, records: list[Evaluation],
         make_strategy: Callable[[np.ndarray, np.ndarray], Any], threads: Callable[[], int],
-        in_flight: list[dict] = (),
+        in_flight: list[dict] = (), wake: Callable[[], None] = lambda: None,
     ):
         self.space, self.settings = space, settings
+        self._wake = wake
+        self.waiting = False
+        """Whether the last :meth:`suggest` stopped short for a point the model is readying."""
         self.records = list(records)
         self._make_strategy = make_strategy
         self._threads = threads
@@ -85,16 +91,20 @@ class Design:
         return [Proposal(list(s["x"]), s["proposal"], token=("id", s["id"]), id=s["id"]) for s in pending]
 
     # -- the loop's side ----------------------------------------------------------------
-    def suggest(self, n: int) -> list[Proposal]:
+    def suggest(self, n: int, wait: bool = False) -> list[Proposal]:
+        """Up to ``n`` points; fewer (:attr:`waiting`) if the model's next point is not ready,
+        unless ``wait``: then wait for it."""
         if self._model is None and not self._start_model():
             return self._explore(n)
         if self.settings.mode == "sync":
             return self._model.suggest(n)
         self._model.capacity = self._threads()
         out = []
+        self.waiting = False
         for _ in range(n):
-            point = self._model.next_point()
-            if point is None:  # interrupted
+            point = self._model.next_point(block=wait)
+            if point is None:  # the model's next point is not ready: collect results meanwhile
+                self.waiting = True
                 break
             key, u, proposal = point
             out.append(Proposal(self._decode(u), proposal, token=key))
@@ -142,6 +152,7 @@ class Design:
             max_explore=self._explore_left,
             space_filling=self._space_filling,
             dim=self.space.encoded_dim, in_flight=dict(self._in_flight), taken=self._taken(),
+            wake=self._wake,
         )
         self._model.start()
         return True

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
@@ -84,7 +85,9 @@ class Proposal:
 
 
 class Proposer(Protocol):
-    def suggest(self, n: int) -> list[Proposal]: ...
+    waiting: bool  # the last suggest stopped short for a point that is coming (a wake-up follows)
+
+    def suggest(self, n: int, wait: bool) -> list[Proposal]: ...  # wait: nothing else to do
     def tell(self, proposal: Proposal, record: Evaluation) -> None: ...
     def interrupt(self) -> None: ...  # from any thread: suggest must not wait any more
 
@@ -139,6 +142,7 @@ class Loop:
         self._driver_started = False
         self._resumed = resumed  # the run's clock started with an earlier driver
         self._completed = backend.completed()
+        self._owed: deque[float] = deque()  # when results came whose slots the proposer left free
 
     @property
     def remaining(self) -> int:
@@ -242,12 +246,17 @@ class Loop:
             free = self._slots() - len(self.in_flight)
             if free <= 0:
                 return
-            proposals = self.proposer.suggest(min(free, self.remaining))
+            # With nothing in flight no result can come: wait for the proposer's point.
+            proposals = self.proposer.suggest(min(free, self.remaining), wait=not self.in_flight)
             if not proposals:
+                if received is not None and self.proposer.waiting:
+                    self._owed.append(received)  # its slot is filled at a wake-up: time it then
                 self.stopped_early = self._stop_reason()  # a stop request ends a wait
                 return
             for proposal in proposals:
                 self._send(proposal)
+                if received is None and self._owed:
+                    received = self._owed.popleft()
                 if received is not None:
                     self.result.dispatch_latencies_s.append(self.clock() - received)
                     received = None

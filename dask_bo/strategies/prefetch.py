@@ -40,13 +40,15 @@ class Prefetcher:
     :param in_flight: Points already out (resumed runs) by key: pending until observed.
     :param taken: Points evaluated before [T, D], for ``space_filling`` to avoid.
     :param clock: Seconds, monotonic; it times the model's steps.
+    :param wake: Called (from the model's thread) once a point is ready for a caller that
+        did not wait for one (``next_point(block=False)``).
     """
 
     def __init__(
         self, strategy_factory: Callable[[], Any], capacity: int, max_explore: int,
         space_filling: Callable[[np.ndarray], np.ndarray], *, dim: int,
         in_flight: dict[Hashable, np.ndarray] | None = None, taken: np.ndarray | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.monotonic, wake: Callable[[], None] = lambda: None,
     ):
         self._factory = strategy_factory
         self._space_filling = space_filling
@@ -66,6 +68,8 @@ class Prefetcher:
         self._tokens = itertools.count()
         self._stopped = False
         self._interrupted = False
+        self._wake = wake
+        self._wake_wanted = False  # a caller did not wait for a point: tell it when one is ready
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="dask-bo-prefetch", daemon=True)
 
@@ -73,11 +77,14 @@ class Prefetcher:
     def start(self) -> None:
         self._thread.start()
 
-    def next_point(self, key: Hashable | None = None) -> tuple[Hashable, np.ndarray, str] | None:
+    def next_point(self, key: Hashable | None = None, block: bool = True) -> tuple[Hashable, np.ndarray, str] | None:
         """The point for a free worker, pending (in flight) under ``key`` until observed.
 
         Waits for the model only when no point is ready and the exploration budget is spent,
         and not once :meth:`interrupt` was called (then ``None``: the run is stopping).
+
+        :param block: ``False``: do not wait; ``None`` instead, and ``wake`` is called once the
+            model has readied a point (or failed).
 
         :param key: The caller's name for the point (say its evaluation id); ``None``: a new
             token.
@@ -90,11 +97,13 @@ class Prefetcher:
                 raise ValueError(f"expected a key not in flight, got {key!r} (already out)")
             self._target = policy.grown_target(self._state())
             self._cond.notify_all()
-            self._cond.wait_for(
-                lambda: self._error or self._interrupted or policy.serve(self._state()) != "wait"
-            )
+            if block:
+                self._cond.wait_for(
+                    lambda: self._error or self._interrupted or policy.serve(self._state()) != "wait"
+                )
             self._raise_error()
             if policy.serve(self._state()) == "wait":
+                self._wake_wanted = not block
                 return None
             if policy.serve(self._state()) == "ready":
                 entry = self._pending.ready.popleft()
@@ -187,6 +196,7 @@ class Prefetcher:
             with self._cond:
                 self._error = error
                 self._cond.notify_all()
+            self._woken()
 
     def _build(self) -> bool:
         started = self._clock()
@@ -275,11 +285,20 @@ class Prefetcher:
         with self._cond:
             self._pending.add_ready(points, proposal, self._dataset_size)
             self._cond.notify_all()
+        self._woken()
 
     def _fail(self) -> None:
         with self._cond:
             self._failed = True
             self._cond.notify_all()
+        self._woken()
+
+    def _woken(self) -> None:
+        """Call ``wake`` if a caller is owed a point (outside the lock: it submits a task)."""
+        with self._cond:
+            wanted, self._wake_wanted = self._wake_wanted, False
+        if wanted:
+            self._wake()
 
     def _refresh(self) -> None:
         """Ask again for a stale ready point, with the data told since. The old point stays

@@ -72,7 +72,7 @@ def test_async_explores_while_the_design_is_out_then_hands_over():
     assert explore.proposal == "explore" and not built
     for i, p in enumerate(initial):
         design.tell(p, record(p, float(i), i))
-    points = design.suggest(2)
+    points = design.suggest(2, wait=True)
     assert built == [3]  # built from the whole design, the explore point pending
     assert len(points) == 2 and {p.proposal for p in points} <= {"rule", "thompson", "explore"}
     design.tell(explore, record(explore, 5.0, 3))
@@ -106,7 +106,7 @@ def test_unfittable_data_draws_more_points_and_says_so(mode, caplog):
     assert "until the model can be fitted" in caplog.text
     for i, p in enumerate(more):
         design.tell(p, record(p, 2.0 + i, 2 + i))
-    assert design.suggest(1)[0].proposal in ("batch", "rule", "thompson", "explore")
+    assert design.suggest(1, wait=True)[0].proposal in ("batch", "rule", "thompson", "explore")
     design.stop()
 
 

@@ -87,11 +87,13 @@ class FakeBackend:
 class Counter:
     """Proposes 0.1, 0.2, ... and remembers what it was told."""
 
+    waiting = False
+
     def __init__(self):
         self.n = 0
         self.told = []
 
-    def suggest(self, n):
+    def suggest(self, n, wait=False):
         out = []
         for _ in range(n):
             self.n += 1
@@ -183,7 +185,7 @@ def test_a_callback_stops_the_run_and_one_that_raises_does_too():
 def test_a_stop_signal_cancels_what_is_out():
     stop = StopSignal()
     loop, backend, result, _ = make(Settings(evaluations=50), stop_requested=stop)
-    loop.proposer.suggest = lambda n, s=loop.proposer.suggest: (stop.set() if loop.submitted >= 5 else None) or s(n)
+    loop.proposer.suggest = lambda n, wait=False, s=loop.proposer.suggest: (stop.set() if loop.submitted >= 5 else None) or s(n)
     loop.run()
     assert loop.stopped_early == "stopped on request"
     assert backend.cancelled and len(result.history) < 50
@@ -203,3 +205,38 @@ def test_interrupt_journals_and_raises():
         loop.run()
     kinds = [k for k, _ in events]
     assert kinds[-1] == Event.INTERRUPTED and backend.cancelled
+
+
+class WaitsEveryOtherTime(Counter):
+    """Once the loop follows the workers, every other suggest has no point yet: it returns
+    none, says it is waiting, and wakes the loop (as the prefetcher does once a point is
+    ready)."""
+
+    def __init__(self, backend):
+        super().__init__()
+        self.backend, self.calls, self.wakes = backend, 0, 0
+
+    def suggest(self, n, wait=False):
+        self.calls += 1
+        self.waiting = hasattr(self.backend, "wake") and self.calls % 2 == 0 and not wait
+        if not self.waiting:
+            return super().suggest(n)
+        self.wakes += 1
+        wake = FakeFuture(f"wake-{self.wakes}")
+        self.backend.results[wake.key] = None
+        self.backend.wake(wake)
+        return []
+
+
+def test_a_proposer_without_a_point_lets_results_in_and_fills_the_slot_at_its_wake_up():
+    clock = Clock()
+    backend = FakeBackend(clock)
+    loop, _, result, _ = make(Settings(evaluations=10), backend=backend, clock=clock,
+                              proposer=WaitsEveryOtherTime(backend))
+    loop.run()
+    assert len(result.history) == 10 and loop.proposer.wakes >= 2
+    assert loop.proposer.told == [e.id for e in result.history]
+    # A slot left free is timed from its result to the submission at the wake-up, one clock
+    # tick (a yielded future) or more later; no result is timed twice.
+    latencies = result.dispatch_latencies_s
+    assert max(latencies) >= 1.0 and 1 <= len(latencies) <= 10 - in_flight_limit(3, None)

@@ -115,7 +115,7 @@ def proposals(prefetcher: Prefetcher) -> list[str]:
     return [proposal for _, proposal in prefetcher.ready]
 
 
-def make(clock=None, capacity=3, max_explore=0, build_s=2.0, build_gate=None, fail=(), **kw):
+def make(clock=None, capacity=3, max_explore=0, build_s=2.0, build_gate=None, fail=(), wake=lambda: None, **kw):
     """A started Prefetcher over a FakeStrategy (also returned) built in ``build_s``, whose
     steps in ``fail`` raise."""
     clock = clock or FakeClock()
@@ -134,7 +134,7 @@ def make(clock=None, capacity=3, max_explore=0, build_s=2.0, build_gate=None, fa
         taken_seen.append(taken)
         return rng.random(DIM)
 
-    prefetcher = Prefetcher(factory, capacity, max_explore, space_filling, dim=DIM, clock=clock)
+    prefetcher = Prefetcher(factory, capacity, max_explore, space_filling, dim=DIM, clock=clock, wake=wake)
     prefetcher.space_filling_calls = taken_seen
     prefetcher.start()
     return prefetcher, strategy
@@ -506,3 +506,17 @@ def test_an_interrupt_ends_a_wait_for_the_model_with_no_point():
         gate.set()
         prefetcher._thread.join(TIMEOUT_S)
     assert not prefetcher._thread.is_alive() and prefetcher.strategy is None
+
+
+def test_a_caller_that_does_not_wait_gets_no_point_and_a_wake_up_once_one_is_ready():
+    gate, woken = threading.Event(), threading.Event()
+    prefetcher, _ = make(build_gate=gate, wake=woken.set)
+    try:
+        assert prefetcher.next_point("a", block=False) is None  # the model is still building
+        assert "a" not in prefetcher._pending.in_flight and not woken.is_set()
+        gate.set()
+        assert woken.wait(TIMEOUT_S)
+        key, _, proposal = prefetcher.next_point("a", block=False)
+        assert key == "a" and proposal == "thompson"
+    finally:
+        prefetcher.stop()
