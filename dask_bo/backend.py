@@ -95,14 +95,23 @@ class Backend:
             return
         self._threads = (-1.0, self._threads[1])  # count the threads again
         restriction = {"workers": [msg["worker"]]} if action == "add-worker" and msg.get("worker") else {}
-        self._on_change(self.client.submit(_wake, key=f"dask-bo-wake-{uuid.uuid4().hex[:8]}", pure=False,
-                                           allow_other_workers=True, **restriction))
+        self._on_change(self._wake_up(allow_other_workers=True, **restriction))
 
     def wake(self) -> None:
         """From any thread: wake the loop waiting for results (a finished future that is no
         evaluation), so that it fills what is free now; nothing before :meth:`follow_workers`."""
-        if self._on_change is not None:
-            self._on_change(self.client.submit(_wake, key=f"dask-bo-wake-{uuid.uuid4().hex[:8]}", pure=False))
+        on_change = self._on_change
+        if on_change is None:
+            return
+        try:
+            on_change(self._wake_up())
+        except Exception as error:  # the run is ending: there is nothing left to wake
+            logger.debug("no wake-up: %r", error)
+
+    def _wake_up(self, **restrictions: Any) -> Future:
+        # First in the scheduler's queue: a thread that frees up runs it before a waiting point.
+        return self.client.submit(_wake, key=f"dask-bo-wake-{uuid.uuid4().hex[:8]}", pure=False,
+                                  priority=100, **restrictions)
 
     def submit(self, x: list[float], eval_id: int, proposal: str, submitted_at: float) -> Future:
         return self._guard(lambda: self.client.submit(
