@@ -83,13 +83,12 @@ class Prefetcher:
         Waits for the model only when no point is ready and the exploration budget is spent,
         and not once :meth:`interrupt` was called (then ``None``: the run is stopping).
 
-        :param block: ``False``: do not wait; ``None`` instead, and ``wake`` is called once the
-            model has readied a point (or failed).
-
         :param key: The caller's name for the point (say its evaluation id); ``None``: a new
             token.
+        :param block: ``False``: never wait; ``None`` instead, and ``wake`` is called once the
+            model has readied a point (or failed).
         :return: ``(key, u [D], proposal)``, proposal ``"rule"``, ``"thompson"`` or
-            ``"explore"``.
+            ``"explore"``; or ``None``.
         """
         key = ("point", next(self._tokens)) if key is None else key
         with self._cond:
@@ -102,10 +101,11 @@ class Prefetcher:
                     lambda: self._error or self._interrupted or policy.serve(self._state()) != "wait"
                 )
             self._raise_error()
-            if policy.serve(self._state()) == "wait":
+            serve = policy.serve(self._state())
+            if serve == "wait":
                 self._wake_wanted = not block
                 return None
-            if policy.serve(self._state()) == "ready":
+            if serve == "ready":
                 entry = self._pending.ready.popleft()
                 u, proposal = entry.u, entry.proposal
             else:
