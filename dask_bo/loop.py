@@ -169,6 +169,9 @@ class Loop:
                         break
                     continue
                 if future.status == "cancelled" and self.stop_requested.is_set():
+                    self.stopped_early = self.stopped_early or self._stop_reason()
+                    if not self.in_flight:
+                        break
                     continue  # not an outcome: the journal keeps it in flight
                 record = self.backend.record(future, value, sent.fields)
                 self._record(record)
