@@ -137,6 +137,8 @@ SLOW = (
     "tests/integration/test_rules.py::test_every_rule_runs_in_both_modes[thompson",
     "tests/integration/test_rules.py::test_every_rule_runs_in_both_modes[ucb",
     "tests/integration/test_rules.py::test_every_rule_runs_in_both_modes[expected",
+    "tests/integration/test_rules.py::test_every_model_rule_beats_the_bar_random_misses[gibbon]",
+    "tests/integration/test_rules.py::test_every_model_rule_beats_the_bar_random_misses[kriging-believer]",
     "tests/unit/test_rules.py::test_rule_proposes_new_feasible_points_in_both_modes[kriging-believer]",
     "tests/unit/test_rules.py::test_rule_proposes_new_feasible_points_in_both_modes[gibbon]",
 )
