@@ -355,3 +355,22 @@ def test_the_embedded_cluster_listens_on_localhost_and_its_workers_ignore_ctrl_c
         assert all(client.run(sigint_ignored).values())
         client.restart_workers(list(client.scheduler_info()["workers"]))  # as after a late evaluation
         assert all(client.run(sigint_ignored).values())
+
+
+def test_resume_of_an_objective_it_cannot_rebuild_is_one_line_before_any_cluster(tmp_path):
+    (tmp_path / "obj.py").write_text("def f(x):\n    return float(x[0] ** 2)\n")
+    ran = dask_bo("run", "--objective", "obj.py:f", "--bounds", "0,1", "--workers", "1", "--initial", "2",
+                  "--evaluations", "1", "--out", "run", "--no-progress", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # The relative path does not resolve from another directory: say how to give it again.
+    moved = dask_bo("resume", str(tmp_path / "run"), "--evaluations", "3", "--no-progress", cwd=elsewhere)
+    assert moved.returncode == 2 and "Traceback" not in moved.stderr, moved.stderr
+    assert "--objective" in moved.stderr.strip().splitlines()[-1]
+    # An edited objective would change values mid-history: refused unless the user allows it.
+    (tmp_path / "obj.py").write_text("def f(x):\n    return 1000.0 + float(x[0])\n")
+    edited = dask_bo("resume", "run", "--evaluations", "3", "--no-progress", cwd=tmp_path)
+    assert edited.returncode == 2 and "Traceback" not in edited.stderr, edited.stderr
+    assert "--allow-changed-objective" in edited.stderr.strip().splitlines()[-1]
+    assert "Dask dashboard" not in moved.stderr + edited.stderr  # no cluster was started
