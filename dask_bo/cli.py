@@ -268,11 +268,11 @@ def _check_objective(events: list[dict], objective: str | None, allow_changed: b
     from .events import replay
     from .problems import problem_from_description
 
-    config = replay(events).config
-    if config is not None:
+    description = (replay(events).config or {}).get("problem")
+    if description is not None:  # else resume itself says what the journal lacks
         try:
-            problem_from_description(config["problem"], objective, allow_changed)
-        except (ValueError, TypeError, ImportError, OSError) as error:
+            problem_from_description(description, objective, allow_changed)
+        except (ValueError, TypeError, KeyError, ImportError, OSError) as error:
             message = str(error).splitlines()[0] if str(error) else repr(error)
             if objective is None and "allow-changed-objective" not in message:
                 message += "; give it again with --objective PATH:FUNCTION"
