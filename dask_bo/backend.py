@@ -14,6 +14,7 @@ from concurrent.futures import CancelledError
 from typing import Any, Callable
 
 from distributed import Client, Future, as_completed
+from distributed.client import ClosedClientError
 
 from .records import Evaluation
 from .worker import EvaluationFailed, ProblemPlugin, evaluation_task
@@ -65,8 +66,8 @@ class Backend:
     def _guard(self, call: Callable[[], Any]) -> Any:
         try:
             return call()
-        except (OSError, RuntimeError, CancelledError) as error:  # CommClosedError, closed pool
-            if self.client.status == "running" and not isinstance(error, OSError):
+        except (OSError, RuntimeError, CancelledError, ClosedClientError) as error:  # CommClosedError, closed pool
+            if self.client.status == "running" and not isinstance(error, (OSError, ClosedClientError)):
                 raise
             raise SchedulerLost(f"lost the Dask scheduler at {self.address}") from None
 
