@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from .policy import ASK_BATCH
+
 if TYPE_CHECKING:
     from ..model.gp import GPModel
 
@@ -88,8 +90,8 @@ class TriesteRule(Rule):
             points = np.concatenate([points, chunk])
         return points
 
-    batch_chunk = 4
-    """The larger of the two chunk sizes of an asynchronous ask (the policy's ``ASK_BATCH``)."""
+    batch_chunk = ASK_BATCH
+    """The larger of the two chunk sizes of an asynchronous ask."""
 
     def _rule(self, model: GPModel, n: int, asynchronous: bool):
         key = (asynchronous, n)
