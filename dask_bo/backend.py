@@ -8,6 +8,7 @@ Only this module and :mod:`dask_bo.cluster` talk to Dask.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from concurrent.futures import CancelledError
@@ -62,6 +63,7 @@ class Backend:
         self.threads_over_time: list[tuple[float, int]] = []
         """``(unix time, worker threads)`` at each change seen, for honest utilization."""
         self._on_change: Callable[[Future], None] | None = None
+        self._following = threading.Lock()  # a wake-up from another thread is never handed to a loop gone
 
     def _guard(self, call: Callable[[], Any]) -> Any:
         try:
@@ -96,18 +98,37 @@ class Backend:
             return
         self._threads = (-1.0, self._threads[1])  # count the threads again
         restriction = {"workers": [msg["worker"]]} if action == "add-worker" and msg.get("worker") else {}
-        self._on_change(self._wake_up(allow_other_workers=True, **restriction))
+        with self._following:
+            if self._on_change is not None:
+                self._on_change(self._wake_up(allow_other_workers=True, **restriction))
 
     def wake(self) -> None:
         """From any thread: wake the loop waiting for results (a finished future that is no
         evaluation), so that it fills what is free now; nothing before :meth:`follow_workers`."""
-        on_change = self._on_change
-        if on_change is None:
-            return
-        try:
-            on_change(self._wake_up())
-        except Exception as error:  # the run is ending: there is nothing left to wake
-            logger.debug("no wake-up: %r", error)
+        with self._following:
+            if self._on_change is None:
+                return
+            try:
+                self._on_change(self._wake_up())
+            except Exception as error:  # the run is ending: there is nothing left to wake
+                logger.debug("no wake-up: %r", error)
+
+    def unfollow_workers(self, completed: as_completed | None = None) -> None:
+        """No more wake-ups, and those still in ``completed`` are let go: none outlives a run."""
+        with self._following:
+            following, self._on_change = self._on_change is not None, None
+        if following and self.client.status == "running":
+            try:
+                self.client.unsubscribe_topic("all")
+            except Exception as error:
+                logger.debug("could not unsubscribe: %r", error)
+        if completed is not None:
+            left = list(completed.futures)
+            while completed.has_ready():
+                left += [future for future, _ in completed.next_batch(block=False)]
+            completed.clear()
+            for future in left:
+                future.release()
 
     def _wake_up(self, **restrictions: Any) -> Future:
         # First in the scheduler's queue: a thread that frees up runs it before a waiting point.
@@ -173,13 +194,8 @@ class Backend:
                 logger.debug("could not cancel %d futures: %r", len(futures), error)
 
     def close(self) -> None:
+        self.unfollow_workers()
         if self.client.status == "running":
-            if self._on_change is not None:
-                self._on_change = None
-                try:
-                    self.client.unsubscribe_topic("all")
-                except Exception as error:
-                    logger.debug("could not unsubscribe: %r", error)
             try:
                 self.client.unregister_worker_plugin(self.plugin)
             except Exception as error:

@@ -197,6 +197,7 @@ class Loop:
             if self.in_flight:
                 self.backend.cancel(list(self.in_flight))
                 self.in_flight.clear()
+            self.backend.unfollow_workers(self._completed)
 
     def _cancel_in_flight(self) -> None:
         while True:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 
 import cloudpickle
 import numpy as np
@@ -193,3 +194,23 @@ def test_the_first_driven_point_follows_the_initial_design_at_once(client, tmp_p
     before = [e for e in events if e["event"] == "submitted" and e["proposal"] != INITIAL
               and e["time"] < last_initial]
     assert before or after[0] - last_initial < 0.5, after[:1]
+
+
+def test_wake_ups_never_outlive_the_loop(client):
+    # The model's thread may finish a point after the loop has ended: its wake-up must not
+    # leave a future behind, in the loop's queue or on the client.
+    from dask_bo.backend import Backend
+
+    backend = Backend(client, dask_bo.get_problem("branin"), "wake-test", None)
+    completed = backend.completed()
+    backend.follow_workers(completed.add)
+    for _ in range(3):
+        backend.wake()
+    backend.unfollow_workers(completed)
+    backend.wake()  # too late: ignored
+    assert completed.is_empty()
+    backend.close()
+    deadline = time.monotonic() + 10
+    while client.futures and time.monotonic() < deadline:
+        time.sleep(0.05)  # releases reach the client's event loop
+    assert not client.futures, list(client.futures)

@@ -63,6 +63,9 @@ class FakeBackend:
     def follow_workers(self, wake):
         self.wake = wake
 
+    def unfollow_workers(self, completed=None):
+        pass
+
     def completed(self, futures=()):
         return Completed(self)
 
