@@ -357,13 +357,22 @@ def _page(cluster):
     return doc, callback
 
 
-def _stored(client, run_id, count):
-    """Wait until the scheduler has taken the event ``count`` of ``run_id`` (the publisher's
-    last): the scheduler stores an event before it forwards it to subscribers."""
-    arrived = threading.Event()
-    client.subscribe_topic(EVENT_TOPIC, lambda e: e[1].get("run") == run_id and e[1].get("n") == count
-                           and arrived.set())
-    return arrived
+class _stored:
+    """``wait(timeout_s)`` until the scheduler holds the event ``count`` of ``run_id`` (the
+    publisher's last). It asks the scheduler's log: a subscription, sent on the client's batched
+    stream, can reach the scheduler after an event published on a comm of its own."""
+
+    def __init__(self, client, run_id, count):
+        self.client, self.run_id, self.count = client, run_id, count
+
+    def wait(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if any(e.get("run") == self.run_id and e.get("n") == self.count
+                   for _, e in self.client.get_events(EVENT_TOPIC)):
+                return True
+            time.sleep(0.05)
+        return False
 
 
 def test_the_preload_adds_the_plugin_once(dashboard_cluster):
@@ -380,17 +389,13 @@ def test_the_page_holds_more_events_than_the_scheduler_keeps(dashboard_cluster):
     publisher = Publisher(client, run_id)
     publisher.publish(Event.DRIVER_STARTED, mode="async", problem="long", budget=n, workers=2,
                       started_at=0.0, minimum=0.0, dim=2)
-    arrived = _stored(client, run_id, n - 1)
-    try:
-        for i in range(n):
-            publisher.publish(Event.SUBMITTED, id=i, x=[0.1, 0.2], proposal="rule", submitted_at=float(i))
-            publisher.publish(Event.EVALUATED, id=i, x=[0.1, 0.2], y=float(n - i), status="ok",
-                              proposal="rule", worker="tcp://w:1", submitted_at=float(i),
-                              started_at=i + 0.1, finished_at=i + 0.5, n=i)
-        publisher.close()
-        assert arrived.wait(WAIT_S), "the scheduler did not take the events"
-    finally:
-        client.unsubscribe_topic(EVENT_TOPIC)
+    for i in range(n):
+        publisher.publish(Event.SUBMITTED, id=i, x=[0.1, 0.2], proposal="rule", submitted_at=float(i))
+        publisher.publish(Event.EVALUATED, id=i, x=[0.1, 0.2], y=float(n - i), status="ok",
+                          proposal="rule", worker="tcp://w:1", submitted_at=float(i),
+                          started_at=i + 0.1, finished_at=i + 0.5, n=i)
+    publisher.close()
+    assert _stored(client, run_id, n - 1).wait(WAIT_S), "the scheduler did not take the events"
     assert len(client.get_events(EVENT_TOPIC)) <= LOG_LENGTH  # the scheduler forgot most of them
     callback.callback()
     points = doc.get_model_by_name("points").data
@@ -541,13 +546,9 @@ def test_events_published_by_the_driver_reach_the_page_sources(dashboard_cluster
 
     # Another run starts (its events published by hand): the page follows it...
     publisher = Publisher(client, "manual")
-    arrived = _stored(client, "manual", 0)
-    try:
-        publisher.publish(Event.DRIVER_STARTED, started_at=time.time(), problem="by-hand", n=0)
-        publisher.close()
-        assert arrived.wait(WAIT_S), "the scheduler did not receive the event"
-    finally:
-        client.unsubscribe_topic(EVENT_TOPIC)
+    publisher.publish(Event.DRIVER_STARTED, started_at=time.time(), problem="by-hand", n=0)
+    publisher.close()
+    assert _stored(client, "manual", 0).wait(WAIT_S), "the scheduler did not receive the event"
     callback.callback()
     assert select.value == "manual" and points.data["y"] == []
     # ...until the user picks the earlier run, which then stays shown.
