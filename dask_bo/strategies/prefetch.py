@@ -1,6 +1,7 @@
 """The model's thread (asynchronous mode): it builds, tells, asks and refits while the
 workers compute, and keeps points ready for the next free worker. What it does next is
-decided by :mod:`dask_bo.strategies.policy`; this module carries the decisions out."""
+decided by :mod:`dask_bo.strategies.policy`; this module carries the decisions out, calling
+the strategy through :class:`~dask_bo.strategies.steps.ModelSteps`."""
 
 from __future__ import annotations
 
@@ -9,18 +10,16 @@ import logging
 import threading
 import time
 from collections import deque
-from dataclasses import replace
 from typing import Any, Callable, Hashable
 
 import numpy as np
 
 from . import policy
 from .pending import PendingSet, ReadyPoint, vector
-from .policy import PolicyState, StepTimes
+from .policy import PolicyState
+from .steps import FAILED, ModelSteps
 
 logger = logging.getLogger("dask_bo")
-
-_FAILED = object()  # what a model step that raised returns
 
 
 class Prefetcher:
@@ -52,19 +51,15 @@ class Prefetcher:
     ):
         self._factory = strategy_factory
         self._space_filling = space_filling
-        self._clock = clock
         self._dim = dim
         self.capacity = capacity
-        self.strategy: Any = None
         self._cond = threading.Condition()
+        self._model = ModelSteps(dim, clock, self._cond)
         self._pending = PendingSet(dim, in_flight, taken)
         self._durations: deque[float] = deque(maxlen=policy.RECENT_DURATIONS)
-        self._steps = StepTimes()
         self._target = policy.INITIAL_TARGET
         self._explore_left = max_explore
-        self._dataset_size = 0
         self._failed = False
-        self._warned: set[str] = set()
         self._tokens = itertools.count()
         self._stopped = False
         self._interrupted = False
@@ -74,6 +69,11 @@ class Prefetcher:
         self._thread = threading.Thread(target=self._run, name="dask-bo-prefetch", daemon=True)
 
     # -- the driver's side ----------------------------------------------------------------
+    @property
+    def strategy(self) -> Any:
+        """The strategy once built (``None`` before, or if its build failed)."""
+        return self._model.strategy
+
     def start(self) -> None:
         self._thread.start()
 
@@ -170,14 +170,14 @@ class Prefetcher:
             self._pending.ready.clear()
             arrived = self._pending.take_arrived()
         if self.strategy is not None:
-            self._tell(arrived)
+            self._model.tell(arrived)
         return self.strategy
 
     # -- state ----------------------------------------------------------------------------
     def _state(self) -> PolicyState:  # with the lock held
         return PolicyState(
-            capacity=self.capacity, durations_s=tuple(self._durations), steps=self._steps,
-            ready_seen=tuple(e.seen for e in self._pending.ready), dataset_size=self._dataset_size,
+            capacity=self.capacity, durations_s=tuple(self._durations), steps=self._model.times,
+            ready_seen=tuple(e.seen for e in self._pending.ready), dataset_size=self._model.dataset_size,
             target=self._target, model=self.strategy is not None and not self._failed,
             failed=self._failed, explore_left=self._explore_left,
         )
@@ -199,17 +199,15 @@ class Prefetcher:
             self._woken()
 
     def _build(self) -> bool:
-        started = self._clock()
-        strategy = self._call("build", self._factory)
-        if strategy is _FAILED:
+        strategy, seconds = self._model.build(self._factory)
+        if strategy is FAILED:
             self._fail()
             return False
         with self._cond:
             if self._stopped:
                 return False
-            self._steps = replace(self._steps, build_s=self._clock() - started)
-            self.strategy = strategy
-        self._tell([])
+            self._model.accept(strategy, seconds)
+        self._model.tell([])
         # The first asks trace the acquisition function: cover them, and leave them untimed
         # (tracing says nothing of what later asks cost).
         self._push(policy.first_cover(self.state()), "thompson")
@@ -228,7 +226,7 @@ class Prefetcher:
                 arrived = self._pending.take_arrived()
                 wanted = self._target - len(self._pending.ready)
             # Steps run outside the lock, so that results keep arriving meanwhile.
-            self._tell(arrived)
+            self._model.tell(arrived)
             if self._failed:
                 continue
             plan = policy.refill(self.state(), wanted)
@@ -237,35 +235,10 @@ class Prefetcher:
                 self._push(plan.ask, "rule")
             elif not arrived:
                 self._refresh()
-            if not self._failed and self._call("refit_due", self.strategy.refit_due, False):
-                full = self._call("full_refit_due", self.strategy.full_refit_due, False)
-                self._push(policy.refit_cover(self.state(), bool(full)), "thompson")
-                started = self._clock()
-                if self._call("refit", self.strategy.refit) is not _FAILED:
-                    seconds = {"full_refit_s" if full else "warm_refit_s": self._clock() - started}
-                    with self._cond:
-                        self._steps = replace(self._steps, **seconds)
-
-    def _tell(self, arrived: list[tuple[np.ndarray, float]]) -> None:
-        if arrived:
-            x = np.array([u for u, _ in arrived]).reshape(-1, self._dim)
-            y = np.array([[v] for _, v in arrived], dtype=np.float64)
-            self._call("tell", lambda: self.strategy.tell(x, y))
-        size = self._call("dataset_size", lambda: self.strategy.dataset_size)
-        with self._cond:
-            self._dataset_size = self._dataset_size if size is _FAILED else int(size)
-            self._cond.notify_all()
-
-    def _ask(self, n: int, proposal: str, pending: np.ndarray, timed: bool = True) -> Any:
-        """``n`` points [n, D] of ``proposal`` (a rule ask is timed), or ``_FAILED``."""
-        if proposal == "thompson":
-            return self._call("ask_thompson", lambda: self.strategy.ask_thompson(n, pending))
-        started = self._clock()
-        points = self._call("ask", lambda: self.strategy.ask(n, pending))
-        if timed and points is not _FAILED:
-            with self._cond:
-                self._steps = replace(self._steps, ask_s=(self._clock() - started) / n)
-        return points
+            due = None if self._failed else self._model.refit_due()
+            if due is not None:
+                self._push(policy.refit_cover(self.state(), due == "full"), "thompson")
+                self._model.refit(due)
 
     def _push(self, n: int, proposal: str, timed: bool = True) -> None:
         """Ready ``n`` points of ``proposal``; a failed rule ask is replaced by Thompson
@@ -274,16 +247,13 @@ class Prefetcher:
             return
         with self._cond:
             pending = self._pending.points()
-        points = self._ask(n, proposal, pending, timed)
-        replaced = points is _FAILED and proposal == "rule"
-        if replaced:
-            points, proposal = self._ask(n, "thompson", pending), "thompson"
-        if points is _FAILED:
-            if replaced:
+        points, served = self._model.ask_or_thompson(n, proposal, pending, timed)
+        if points is FAILED:
+            if served != proposal:  # Thompson points failed in a failed rule ask's place
                 self._fail()
             return
         with self._cond:
-            self._pending.add_ready(points, proposal, self._dataset_size)
+            self._pending.add_ready(points, served, self._model.dataset_size)
             self._cond.notify_all()
         self._woken()
 
@@ -309,25 +279,10 @@ class Prefetcher:
                 return
             stale = self._pending.ready[i]
             pending = self._pending.points(without=stale)
-        fresh = self._ask(1, "rule", pending)
+        fresh = self._model.ask(1, "rule", pending)
         with self._cond:
-            if fresh is _FAILED:  # keep it, and do not ask again for it
-                stale.seen = self._dataset_size
+            if fresh is FAILED:  # keep it, and do not ask again for it
+                stale.seen = self._model.dataset_size
                 return
-            self._pending.replace(stale, ReadyPoint(vector(fresh[0], self._dim), "rule", self._dataset_size))
+            self._pending.replace(stale, ReadyPoint(vector(fresh[0], self._dim), "rule", self._model.dataset_size))
             self._cond.notify_all()
-
-    def _call(self, step: str, call: Callable[[], Any], default: Any = _FAILED) -> Any:
-        """The model step's value, or ``default`` if it raised (warned once per step): a
-        failing model must not stop the run."""
-        try:
-            return call()
-        except Exception as error:
-            if step not in self._warned:
-                self._warned.add(step)
-                logger.warning(
-                    "the model's %s failed (%r): workers get Thompson or space-filling points"
-                    " instead", step, error,
-                )
-            return default
-
