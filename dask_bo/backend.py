@@ -2,7 +2,8 @@
 turning finished futures into records, following the threads present, restarting the worker
 of a late evaluation.
 
-Only this module and :mod:`dask_bo.cluster` talk to Dask.
+Only this module and :mod:`dask_bo.cluster` (with :mod:`dask_bo.embedded`, the cluster it starts)
+talk to Dask.
 """
 
 from __future__ import annotations
