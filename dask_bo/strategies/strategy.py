@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .base import Rule
+from .distinct import Distinct
 
 logger = logging.getLogger("dask_bo")
 
@@ -37,6 +38,8 @@ class Strategy:
     :param seed: Makes asked points reproducible (seeds TensorFlow's global generator and ours).
     :param snap: ``u [N, D] -> u``: the projection onto the feasible points (a space's
         ``snap``); default: clip to the cube.
+    :param categorical: [D] booleans: the categoricals' one-hot columns (a space's
+        ``categorical_columns``).
     :param refit_fraction: Refit hyperparameters once the data has grown by this fraction
         since the last fit (at least one point); 0 refits on every tell. A full fit (random
         restarts) happens once the data has doubled since the last one.
@@ -56,6 +59,7 @@ class Strategy:
         model: str = "auto",
         seed: int | None = None,
         snap: Callable[[np.ndarray], np.ndarray] | None = None,
+        categorical: Any = None,
         refit_fraction: float = 0.1,
         sparse_threshold: int = SPARSE_THRESHOLD,
         num_inducing: int | None = None,
@@ -91,11 +95,12 @@ class Strategy:
         self.sparse_threshold = sparse_threshold
         self.num_inducing = num_inducing
         self._snap = snap
+        self._categorical = categorical
         self._rng = np.random.default_rng(seed)
         self.rule = rule_class(self.dim, self._rng)
+        self._distinct = Distinct(self.dim, snap, self._rng, self._warn)
         self._x = np.zeros((0, self.dim))
         self._y = np.zeros((0, 1))
-        self._seen: set[bytes] = set()
         self._warned: set[str] = set()
         self.model: Any = None  # a dask_bo.model.gp.GPModel once built
         self._fitted_size = self._full_fit_size = 0
@@ -128,7 +133,7 @@ class Strategy:
         if not len(x):
             return
         self._x, self._y = np.concatenate([self._x, x]), np.concatenate([self._y, y])
-        self._seen.update(_key(p) for p in np.concatenate([x, self._snapped(x)]))
+        self._distinct.see(x)
         if not self.rule.needs_model:
             return
         if self.model is None:
@@ -143,6 +148,7 @@ class Strategy:
         import tensorflow as tf
 
         from ..model.gp import NUM_INDUCING, GPModel
+        from ..model.maximizer import EncodedCube
 
         self.rule.reset()
         self._full_fit_size = self._fitted_size = 0
@@ -150,6 +156,7 @@ class Strategy:
             self.model = GPModel(
                 self._x, self._y, sparse=sparse, num_inducing=self.num_inducing or NUM_INDUCING,
                 warn=self._warn, rng=self._rng,
+                cube=EncodedCube(self.dim, self._snap, self._categorical),
             )
         except (tf.errors.OpError, *_STEP_FAILURES) as error:
             self.model = None
@@ -260,33 +267,7 @@ class Strategy:
             )
             return None
 
-    def _distinct(self, points: np.ndarray, pending: np.ndarray) -> np.ndarray:
-        """Snapped points, each re-drawn near itself (then anywhere) while it exactly repeats a
-        seen, pending or earlier point: a repeated point would teach the model nothing."""
-        taken = self._seen | {_key(p) for p in pending}
-        out = self._snapped(np.clip(points, 0.0, 1.0))
-        for i, point in enumerate(out):
-            candidate = point
-            for attempt in range(60):
-                if _key(candidate) not in taken:
-                    break
-                if attempt < 20:  # perturb, then anywhere: a discrete space may need that
-                    scale = 1e-6 * 10 ** (attempt // 4)
-                    candidate = point + scale * self._rng.standard_normal(self.dim)
-                else:
-                    candidate = self._rng.random(self.dim)
-                candidate = self._snapped(np.clip(candidate[None, :], 0.0, 1.0))[0]
-            else:
-                self._warn("exhausted", "every point tried was already evaluated or pending")
-            out[i] = candidate
-            taken.add(_key(candidate))
-        return out
-
     # -- helpers ---------------------------------------------------------------------------
-
-    def _snapped(self, u: np.ndarray) -> np.ndarray:
-        u = np.clip(np.asarray(u, dtype=np.float64), 0.0, 1.0)
-        return u if self._snap is None else np.asarray(self._snap(u), dtype=np.float64)
 
     def _points(self, x: np.ndarray | None, name: str) -> np.ndarray:
         if x is None:
@@ -304,6 +285,3 @@ class Strategy:
             self._warned.add(key)
             logger.warning(message)
 
-
-def _key(point: np.ndarray) -> bytes:
-    return (np.asarray(point, dtype=np.float64) + 0.0).tobytes()  # + 0.0: -0.0 is 0.0
