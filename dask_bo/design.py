@@ -218,12 +218,12 @@ def strategy_factory(space, settings: Settings, threads: Callable[[], int]):
 
     def make(u, y):
         import_model_stack()
-        from .strategies import Strategy
+        from .strategies import Strategy, feasible
 
         return Strategy(
             space.encoded_dim, u, y, rule=settings.rule, asynchronous=settings.mode == "async",
-            batch_size=threads(), model=settings.model, seed=settings.seed, snap=space.snap,
-            refit_fraction=settings.refit_fraction,
+            batch_size=threads(), model=settings.model, seed=settings.seed,
+            refit_fraction=settings.refit_fraction, **feasible(space),
         )
 
     return make

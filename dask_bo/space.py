@@ -163,6 +163,17 @@ class Space:
         return self._slices[-1].stop
 
     @property
+    def categorical_columns(self) -> np.ndarray | None:
+        """[encoded_dim] booleans: the one-hot columns; ``None`` if every parameter is a float
+        (then any point of the cube is feasible)."""
+        if all(isinstance(p, Float) for p in self._parameters.values()):
+            return None
+        mask = np.zeros(self.encoded_dim, bool)
+        for p, s in zip(self._parameters.values(), self._slices):
+            mask[s] = isinstance(p, Categorical)
+        return mask
+
+    @property
     def is_box(self) -> bool:
         """Made by :meth:`box`: the objective takes the vector, not a dict."""
         return self._is_box

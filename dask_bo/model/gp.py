@@ -22,9 +22,8 @@ from trieste.models.gpflow import (
 )
 from trieste.models.gpflow.builders import KERNEL_LENGTHSCALE, KERNEL_PRIOR_SCALE
 from trieste.models.gpflow.utils import randomize_hyperparameters, squeeze_hyperparameters
-from trieste.space import Box
-
 from . import blas_single_thread
+from .maximizer import EncodedCube
 
 NUM_KERNEL_SAMPLES = 10
 """Random hyperparameter draws per parameter with a prior, tried before a full fit (trieste's
@@ -56,8 +55,15 @@ def standardize(y: np.ndarray) -> np.ndarray:
     return (z - mean) / std
 
 
-def unit_box(dim: int) -> Box:
-    return Box([0.0] * dim, [1.0] * dim)
+CHOICE_LENGTHSCALE = math.sqrt(2.0)
+"""The prior's mode of a one-hot column's lengthscale: two choices of a categorical, which
+differ by 1 in two columns, are then half alike a priori (Matern 5/2 at distance 1), and the
+fit can still tell them apart. At the cube's default, choices would be unrelated, and each
+one's landscape learned anew."""
+
+CHOICE_VARIANCE = 0.1
+"""The prior's mode of the variance of each choice's own offset (standardized values): what
+every observation teaches about a choice, wherever the other parameters are."""
 
 
 class GPModel:
@@ -73,17 +79,19 @@ class GPModel:
     :param sparse: An SGPR with ``num_inducing`` inducing points instead of the exact GPR.
     :param warn: ``warn(key, message)``: reports a recovery (the strategy logs each key once).
     :param rng: Chooses the sparse model's inducing points.
+    :param cube: The encoded space's cube (its feasible points and one-hot columns); default:
+        the plain unit cube.
     """
 
     def __init__(
         self, x: np.ndarray, y: np.ndarray, *, sparse: bool = False, num_inducing: int = NUM_INDUCING,
         warn: Callable[[str, str], None] = lambda key, message: None,
-        rng: np.random.Generator | None = None,
+        rng: np.random.Generator | None = None, cube: EncodedCube | None = None,
     ):
         self.dim = int(x.shape[1])
         self.sparse = sparse
         self.num_inducing = num_inducing
-        self.search_space = unit_box(self.dim)
+        self.search_space = cube or EncodedCube(self.dim)
         self.usable = True
         self._warn = warn
         self._rng = rng or np.random.default_rng()
@@ -119,8 +127,12 @@ class GPModel:
 
     def _kernel(self) -> gpflow.kernels.Kernel:
         """Trieste's default kernel for the unit cube (a Matern 5/2 with log-normal priors), of
-        variance 1 since the values are standardized (so also for one value, or equal ones)."""
+        variance 1 since the values are standardized (so also for one value, or equal ones);
+        one-hot columns' lengthscales start at :data:`CHOICE_LENGTHSCALE`, or more, and each
+        choice adds an offset of its own (:data:`CHOICE_VARIANCE`)."""
         lengthscales = np.full(self.dim, float(KERNEL_LENGTHSCALE) * math.sqrt(self.dim))
+        choice = self.search_space.categorical
+        lengthscales[choice] = np.maximum(lengthscales[choice], CHOICE_LENGTHSCALE)
         kernel = gpflow.kernels.Matern52(variance=1.0, lengthscales=lengthscales)
         kernel.lengthscales.prior = tfp.distributions.LogNormal(
             tf.math.log(tf.constant(lengthscales)), KERNEL_PRIOR_SCALE
@@ -128,7 +140,14 @@ class GPModel:
         kernel.variance.prior = tfp.distributions.LogNormal(
             tf.constant(0.0, tf.float64), KERNEL_PRIOR_SCALE
         )
-        return kernel
+        if not choice.any():
+            return kernel
+        # On one-hot columns a linear kernel is one independent offset per choice.
+        offsets = gpflow.kernels.Linear(variance=CHOICE_VARIANCE, active_dims=np.flatnonzero(choice).tolist())
+        offsets.variance.prior = tfp.distributions.LogNormal(
+            tf.math.log(tf.constant(CHOICE_VARIANCE, tf.float64)), KERNEL_PRIOR_SCALE
+        )
+        return kernel + offsets
 
     def _build(self, data: Dataset, noise: float):
         if not self.sparse:

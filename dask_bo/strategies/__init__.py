@@ -31,7 +31,7 @@ RULES: dict[str, type[Rule]] = {rule.name: rule for rule in (
 )}
 """The rules by name."""
 
-__all__ = ["MODELS", "RULES", "SPARSE_THRESHOLD", "Rule", "Strategy", "make_strategy"]
+__all__ = ["MODELS", "RULES", "SPARSE_THRESHOLD", "Rule", "Strategy", "feasible", "make_strategy"]
 
 
 def make_strategy(space: Any, x: np.ndarray, y: np.ndarray, **options: Any) -> Strategy:
@@ -39,11 +39,19 @@ def make_strategy(space: Any, x: np.ndarray, y: np.ndarray, **options: Any) -> S
     coordinates are encoded, and proposals snapped to the space. Its asked points are encoded
     (``space.decode`` turns them back).
 
-    :param space: Anything with ``encode``, ``snap`` and ``encoded_dim`` (a ``Space``).
+    :param space: Anything with ``encode``, ``snap``, ``categorical_columns`` and ``encoded_dim``
+        (a ``Space``).
     :param x: Observed points [N, dim] in the parameters' numeric coordinates.
     :param y: Their values [N, 1], lower is better.
     :param options: :class:`Strategy`'s keyword arguments (``rule``, ``model``, ``seed``, ...).
     """
     x = np.asarray(x, dtype=np.float64)
     u = space.encode(x) if len(x) else np.zeros((0, space.encoded_dim))
-    return Strategy(space.encoded_dim, u, y, snap=space.snap, **options)
+    return Strategy(space.encoded_dim, u, y, **feasible(space), **options)
+
+
+def feasible(space: Any) -> dict[str, Any]:
+    """:class:`Strategy`'s ``snap`` and ``categorical`` for ``space`` (none for floats only:
+    every point of the cube is then feasible)."""
+    categorical = space.categorical_columns
+    return {"snap": None if categorical is None else space.snap, "categorical": categorical}

@@ -134,4 +134,4 @@ class SingleRule(Rule):
             self._function = self._builder.update_acquisition_function(
                 self._function, model.model, dataset=model.dataset
             )
-        return maximizer().maximize(self.dim, self._function, n)
+        return maximizer().maximize(model.search_space, self._function, n)

@@ -39,10 +39,13 @@ def joint_thompson(
     best = x[np.argsort(z, kind="stable")[:10]]
     near = num_candidates // 2
     centres = best[rng.integers(0, len(best), near)]
-    candidates = np.concatenate([
+    candidates = model.search_space.snap(np.concatenate([
         rng.random((num_candidates - near, model.dim)),
         np.clip(centres + 0.05 * rng.standard_normal(centres.shape), 0.0, 1.0),
-    ])
+    ]))
+    if model.search_space.mixed:  # snapped candidates repeat: the same point twice is singular
+        candidates = np.unique(candidates, axis=0)
+        num_candidates = len(candidates)
     with blas_single_thread():
         mean, cov = model.model.predict_joint(tf.constant(candidates))  # [M, 1], [1, M, M]
         for jitter in (1e-6, 1e-4, 1e-2):

@@ -83,6 +83,7 @@ def test_strategy_refuses_unknown_rule_model_and_shapes():
 def test_make_strategy_encodes_a_space_and_snaps_to_it():
     class Halves:  # the part of a Space that make_strategy uses
         encoded_dim = 1
+        categorical_columns = np.array([False])
         encode = staticmethod(lambda x: x / 10.0)
         snap = staticmethod(lambda u: np.round(u * 2) / 2)
 

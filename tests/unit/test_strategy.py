@@ -35,13 +35,13 @@ def test_maximizer_finds_the_maximum_of_a_smooth_function():
 
 
 def test_maximizer_gives_distinct_local_maxima_best_first():
-    from dask_bo.model.maximizer import AcquisitionMaximizer
+    from dask_bo.model.maximizer import AcquisitionMaximizer, EncodedCube
 
     def two_peaks(x):  # peaks at 0.2 (higher) and 0.8
         u = x[:, 0, 0]
         return (tf.exp(-((u - 0.2) / 0.05) ** 2) + 0.5 * tf.exp(-((u - 0.8) / 0.05) ** 2))[:, None]
 
-    maxima = AcquisitionMaximizer().maximize(1, two_peaks, k=2)
+    maxima = AcquisitionMaximizer().maximize(EncodedCube(1), two_peaks, k=2)
     np.testing.assert_allclose(maxima[:, 0], [0.2, 0.8], atol=0.01)
 
 
@@ -122,3 +122,25 @@ def test_compiled_penalizer_penalizes_as_trieste_does():
         theirs.update(pending, lipschitz, eta)
         np.testing.assert_allclose(ours(candidates).numpy(), theirs(candidates).numpy(), rtol=1e-9)
     assert ours.update.experimental_get_tracing_count() <= 2
+
+
+def test_maximizer_over_a_mixed_space_returns_the_best_feasible_point():
+    # Relaxed, the target peaks between the choices "a" and "b" (0.5 each), a point that
+    # snaps to either of them; of the feasible points, "c" is best.
+    from dask_bo.model.maximizer import AcquisitionMaximizer, EncodedCube
+    from dask_bo.space import Categorical, Float, Int, Space
+
+    space = Space({"x": Float(0.0, 1.0), "level": Int(0, 15), "variant": Categorical(["a", "b", "c"])})
+    cube = EncodedCube(space.encoded_dim, space.snap, space.categorical_columns)
+
+    def target(u):  # [N, 1, 5] -> [N, 1]
+        u = u[:, 0, :]
+        between = 2.0 * tf.minimum(u[:, 2], u[:, 3])
+        return (-(u[:, 0] - 0.3) ** 2 - (u[:, 1] - 0.5) ** 2 + between + 0.5 * u[:, 4])[:, None]
+
+    for point in (AcquisitionMaximizer()(cube, target).numpy()[0],
+                  AcquisitionMaximizer().maximize(cube, target, k=2)[0]):
+        np.testing.assert_array_equal(space.snap(point), point)  # feasible as it is
+        x, level, variant = space.decode(point)
+        assert space.to_params(space.decode(point))["variant"] == "c", point
+        assert abs(x - 0.3) < 1e-3 and level in (7, 8), point
