@@ -132,7 +132,7 @@ SLOW = (
     "tests/integration/test_faults.py::test_killed_worker_loses_no_evaluation_and_new_workers_are_used",
     "tests/integration/test_notebooks.py::test_your_own_objective",
     "tests/integration/test_elastic.py",
-    "tests/integration/test_mixed_quality.py::test_the_default_rule_finds_the_optimum_basin",
+    "tests/integration/test_mixed_quality.py",
     "tests/integration/test_rules.py::test_every_rule_runs_in_both_modes[gibbon",
     "tests/integration/test_rules.py::test_every_rule_runs_in_both_modes[kriging",
     "tests/integration/test_rules.py::test_every_rule_runs_in_both_modes[thompson",
