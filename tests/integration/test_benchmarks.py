@@ -198,6 +198,15 @@ def test_startup_smoke():
     assert seconds["first_fit_and_ask"] == round(seconds["build"] + seconds["ask_1_#0"], 3)
 
 
+def test_mixed_basin_smoke():
+    _, lines = bench("--modes", "sync", "--seeds", "2", "--rule", "random", "--evaluations", "6",
+                     "--initial", "3", "--delay-scale", "0", script="mixed_basin.py")
+    *runs, summary = lines
+    assert [r["seed"] for r in runs] == [0, 1] and all(r["rule"] == "random" for r in runs)
+    assert all(set(r["best"]) == {"x", "level", "variant"} and r["regret"] >= 0 for r in runs)
+    assert summary["in_basin"] == {"sync": sum(r["in_basin"] for r in runs)}
+
+
 def test_naive_arm_runs_without_dask_bos_tensorflow_setup():
     """The notebook's loop must trace trieste as the notebook does: its process never imports
     dask_bo's model code, which changes how TensorFlow traces trieste's code."""
