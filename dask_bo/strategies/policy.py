@@ -8,7 +8,7 @@ clock, so the decisions are tested in simulated time.
 
 - Two ready points absorb results that arrive together; when a worker finds none ready, one
   more is kept ready from then on, up to one per worker thread (:func:`grown_target`).
-- A model step that workers would wait for (the first ask, an ask of several points, a
+- A model step that workers would wait for (each first ask, an ask of several points, a
   refit) is covered beforehand by points from one cheap Thompson sample, as many as busy
   workers will want during the step's expected time (:func:`cover`).
 - A ready point was asked before the latest results; when the model has time to spare, the
@@ -31,9 +31,18 @@ next tell close."""
 INITIAL_TARGET = 2
 """Ready points kept at first: two absorb results that arrive together."""
 
-FIRST_ASK_FACTOR = 1.5
-"""The first ask traces the acquisition function: it takes up to this many times the build."""
+FIRST_ASK_FACTOR = 2.5
+"""A first ask traces the acquisition function: before one was timed, it is covered for this
+many times the build."""
 
+TRACE_FACTOR = 1.5
+"""Later first asks (other sizes) are covered for this many times the latest one."""
+
+
+COVER_PER_THREAD = 2
+"""A cover readies at most this many points per worker thread: a step (a first ask's trace)
+can outlast one evaluation, and a longer one is better served by the model's next point than
+by ever more points from one old sample."""
 
 REFIT_FACTOR = 1.5
 """A refit is covered for this many times its kind's last measured duration."""
@@ -61,12 +70,20 @@ class StepTimes:
         covered until measured).
     :param warm_refit_s: The latest refit from the current hyperparameters.
     :param full_refit_s: The latest full refit (random restarts); ``None``: as the build.
+    :param trace_s: The latest first ask (one that traced), whole; ``None`` before one.
     """
 
     build_s: float = 1.0
     ask_s: float = math.inf
     warm_refit_s: float = 0.0
     full_refit_s: float | None = None
+    trace_s: float | None = None
+
+    def first_ask_s(self) -> float:
+        """What a first ask is covered for: 1.5 times the last one, else 2.5 builds."""
+        if self.trace_s is None:
+            return FIRST_ASK_FACTOR * self.build_s
+        return TRACE_FACTOR * self.trace_s
 
     def refit_s(self, full: bool) -> float:
         if not full:
@@ -131,18 +148,20 @@ def busy_rate(state: PolicyState) -> float | None:
     return max(state.capacity, 1) / statistics.fmean(state.durations_s)
 
 
-def demand(state: PolicyState, seconds: float) -> int:
-    """How many points busy workers will want within ``seconds`` (at most one per thread)."""
+def demand(state: PolicyState, seconds: float, per_thread: int = 1) -> int:
+    """How many points busy workers will want within ``seconds``, at most ``per_thread``
+    per thread (one per thread before any duration is known)."""
     rate = busy_rate(state)
     if rate is None:
         return state.capacity
-    return min(state.capacity, math.ceil(rate * seconds))
+    return min(per_thread * state.capacity, math.ceil(rate * seconds))
 
 
 def cover(state: PolicyState, seconds: float, explore: int = 0) -> int:
-    """Thompson points to ready before a model step of ``seconds``: the workers that will
-    want a point meanwhile, less the ready points and ``explore`` space-filling ones."""
-    return max(0, demand(state, seconds) - state.ready - explore)
+    """Thompson points to ready before a model step of ``seconds``: the points workers will
+    want meanwhile (up to :data:`COVER_PER_THREAD` per thread), less the ready points and
+    ``explore`` space-filling ones."""
+    return max(0, demand(state, seconds, COVER_PER_THREAD) - state.ready - explore)
 
 
 def first_asks(state: PolicyState) -> tuple[int, ...]:
@@ -154,10 +173,10 @@ def first_asks(state: PolicyState) -> tuple[int, ...]:
 
 
 def first_cover(state: PolicyState) -> int:
-    """Thompson points before the first asks, each up to 1.5 builds; exploration serves
-    workers while its budget lasts."""
-    seconds = len(first_asks(state)) * FIRST_ASK_FACTOR * state.steps.build_s
-    return cover(state, seconds, max(state.explore_left, 0))
+    """Thompson points before each first ask (:meth:`StepTimes.first_ask_s`); exploration
+    serves workers while its budget lasts. Each ask is covered on its own, when the one
+    before has shown how long a trace takes."""
+    return cover(state, state.steps.first_ask_s(), max(state.explore_left, 0))
 
 
 def refit_cover(state: PolicyState, full: bool) -> int:

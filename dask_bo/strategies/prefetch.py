@@ -208,10 +208,10 @@ class Prefetcher:
                 return False
             self._model.accept(strategy, seconds)
         self._model.tell([])
-        # The first asks trace the acquisition function: cover them, and leave them untimed
+        # The first asks trace the acquisition function: cover each, and leave them untimed
         # (tracing says nothing of what later asks cost).
-        self._push(policy.first_cover(self.state()), "thompson")
         for n in policy.first_asks(self.state()):
+            self._push(policy.first_cover(self.state()), "thompson")
             self._push(n, "rule", timed=False)
         return True
 

@@ -65,13 +65,15 @@ class ModelSteps:
 
     def ask(self, n: int, proposal: str, pending: np.ndarray, timed: bool = True) -> Any:
         """``n`` points [n, D] of ``proposal`` (``"rule"`` or ``"thompson"``) away from
-        ``pending`` [P, D], or ``FAILED``; a rule ask is timed unless ``timed`` is false."""
+        ``pending`` [P, D], or ``FAILED``; a rule ask is timed per point, or (``timed``
+        false: a first ask, which traces) whole as a trace."""
         if proposal == "thompson":
             return self.call("ask_thompson", lambda: self.strategy.ask_thompson(n, pending))
         started = self._clock()
         points = self.call("ask", lambda: self.strategy.ask(n, pending))
-        if timed and points is not FAILED:
-            self._record(ask_s=(self._clock() - started) / n)
+        if points is not FAILED:
+            seconds = self._clock() - started
+            self._record(**({"ask_s": seconds / n} if timed else {"trace_s": seconds}))
         return points
 
     def ask_or_thompson(

@@ -33,10 +33,11 @@ def test_demand_is_the_workers_freed_within_a_time_at_most_one_per_thread():
 
 def test_cover_counts_out_ready_and_space_filling_points():
     fast = state(durations_s=(1.0,))
-    assert policy.cover(fast, 10.0) == 3
-    assert policy.cover(replace_ready(fast, 2), 10.0) == 1
-    assert policy.cover(fast, 10.0, explore=2) == 1
-    assert policy.cover(fast, 10.0, explore=5) == 0  # never negative
+    assert policy.cover(fast, 10.0) == 6  # two per thread: a step can outlast an evaluation
+    assert policy.cover(fast, 1.0) == 3
+    assert policy.cover(replace_ready(fast, 2), 10.0) == 4
+    assert policy.cover(fast, 10.0, explore=2) == 4
+    assert policy.cover(fast, 10.0, explore=7) == 0  # never negative
 
 
 def replace_ready(s: PolicyState, n: int, seen: int = 0) -> PolicyState:
@@ -45,11 +46,12 @@ def replace_ready(s: PolicyState, n: int, seen: int = 0) -> PolicyState:
 
 @pytest.mark.parametrize(
     "build_s, explore_left, expected",
-    [(1.0, 0, 3), (1.0, 1, 2), (1.0, -1, 3), (0.1, 0, 1), (1.0, 5, 0)],
+    [(1.0, 0, 6), (1.0, 1, 5), (1.0, -1, 6), (0.1, 0, 1), (1.0, 7, 0)],
 )
-def test_the_first_ask_is_covered_for_one_and_a_half_builds(build_s, explore_left, expected):
-    """At 3 results a second, 1.5 builds of 1 s free all 3 threads, 1.5 builds of 0.1 s
-    free ceil(0.45) = 1, less those exploration serves (a negative budget counts as none)."""
+def test_the_first_ask_is_covered_for_two_and_a_half_builds(build_s, explore_left, expected):
+    """At 3 results a second, 2.5 builds of 1 s want 6 points (two per thread), 2.5 builds
+    of 0.1 s ceil(0.75) = 1, less those exploration serves (a negative budget counts as
+    none)."""
     s = state(durations_s=(1.0,), steps=StepTimes(build_s=build_s), explore_left=explore_left)
     assert policy.first_cover(s) == expected
 
@@ -59,10 +61,14 @@ def test_a_batch_is_asked_first_only_where_the_ready_points_can_grow_to_one():
     assert policy.first_asks(state(capacity=4)) == (1, policy.ASK_BATCH)
 
 
-def test_two_first_asks_are_covered_for_one_and_a_half_builds_each():
-    """At 16 results a second, two asks of 1.5 builds of 0.1 s free ceil(4.8) = 5 threads."""
+def test_later_first_asks_are_covered_for_one_and_a_half_of_the_last_trace():
+    """At 16 results a second, 2.5 builds of 0.1 s want ceil(4) = 4 points; once a trace
+    took 0.5 s, the next is covered for 0.75 s: 12 points, less those still ready."""
     s = state(capacity=16, durations_s=(1.0,), steps=StepTimes(build_s=0.1))
-    assert policy.first_cover(s) == 5
+    assert policy.first_cover(s) == 4
+    traced = replace(s, steps=StepTimes(build_s=0.1, trace_s=0.5))
+    assert policy.first_cover(traced) == 12
+    assert policy.first_cover(replace_ready(traced, 3)) == 9
 
 
 def test_the_first_ask_before_any_result_is_covered_for_every_thread():
