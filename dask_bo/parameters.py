@@ -9,12 +9,17 @@ and the standard library only.
 from __future__ import annotations
 
 import math
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping, Union
 
 import numpy as np
 
-__all__ = ["Float", "Int", "Categorical", "Parameter", "SpaceError", "parameter_from_dict"]
+__all__ = [
+    "Float", "Int", "Categorical", "Parameter", "SpaceError", "parameter_from_dict",
+    "parameters_from_tables", "read_toml",
+]
 
 
 class SpaceError(ValueError):
@@ -252,3 +257,32 @@ def parameter_from_dict(table: Any) -> Parameter:
     if missing:
         raise SpaceError(f"a {kind} needs {' and '.join(missing)}, got keys {', '.join(table)}")
     return _TYPES[kind](**{k: v for k, v in table.items() if k != "type"})
+
+
+def parameters_from_tables(d: Any, source: str) -> dict[str, Parameter]:
+    """The parameters of a space's TOML/JSON layout (``{"parameters": {name: table}}``, and
+    optionally ``"box"``), each checked; ``source`` begins the error messages."""
+    if not isinstance(d, Mapping) or not isinstance(d.get("parameters"), Mapping):
+        raise SpaceError(f"{source}: expected a [parameters.NAME] table per parameter, got {d!r}")
+    unknown = [k for k in d if k not in ("parameters", "box")]
+    if unknown:
+        raise SpaceError(f"{source}: unknown key {unknown[0]!r}; the keys are parameters, box")
+    parameters = {}
+    for name, table in d["parameters"].items():
+        try:
+            parameters[name] = parameter_from_dict(table)
+        except (SpaceError, TypeError) as error:
+            raise SpaceError(f"{source}: parameter {name!r}: {error}") from None
+    return parameters
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """A TOML file's tables; :class:`SpaceError` naming the file if unreadable or not TOML."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpaceError(f"cannot read space file {str(path)!r} ({error}); give a UTF-8 .toml file") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise SpaceError(f"{path}: not valid TOML ({error}); fix the file's syntax") from None

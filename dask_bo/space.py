@@ -10,14 +10,13 @@ Imported on workers: NumPy and the standard library only at module level.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
 from .records import HISTORY_COLUMNS
-from .parameters import Categorical, Float, Int, Parameter, SpaceError, parameter_from_dict
+from .parameters import Categorical, Float, Int, Parameter, SpaceError, parameters_from_tables, read_toml
 
 __all__ = ["Float", "Int", "Categorical", "Space", "SpaceError"]
 
@@ -87,17 +86,7 @@ class Space:
         :param source: Where ``d`` came from, to begin error messages with.
         :raise SpaceError: A parameter is malformed (the message names it, the value and the fix).
         """
-        if not isinstance(d, Mapping) or not isinstance(d.get("parameters"), Mapping):
-            raise SpaceError(f"{source}: expected a [parameters.NAME] table per parameter, got {d!r}")
-        unknown = [k for k in d if k not in ("parameters", "box")]
-        if unknown:
-            raise SpaceError(f"{source}: unknown key {unknown[0]!r}; the keys are parameters, box")
-        parameters = {}
-        for name, table in d["parameters"].items():
-            try:
-                parameters[name] = parameter_from_dict(table)
-            except (SpaceError, TypeError) as error:
-                raise SpaceError(f"{source}: parameter {name!r}: {error}") from None
+        parameters = parameters_from_tables(d, source)
         if d.get("box", False):
             if not all(type(p) is Float and not p.log for p in parameters.values()):
                 raise SpaceError(f"{source}: box = true needs linear floats only; drop box")
@@ -115,15 +104,7 @@ class Space:
         :param path: The ``.toml`` file.
         :raise SpaceError: The file is unreadable, not TOML, or describes a bad parameter.
         """
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise SpaceError(f"cannot read space file {str(path)!r} ({error}); give a UTF-8 .toml file") from None
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as error:
-            raise SpaceError(f"{path}: not valid TOML ({error}); fix the file's syntax") from None
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(read_toml(path), source=str(path))
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"parameters": {n: p.to_dict() for n, p in self._parameters.items()}}
