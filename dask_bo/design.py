@@ -18,7 +18,8 @@ from typing import Any, Callable
 import numpy as np
 
 from .config import Settings
-from .loop import Proposal, in_flight_limit
+from .capacity import in_flight_limit
+from .loop import Proposal
 from .strategies.policy import explore_budget
 from .records import INITIAL, Evaluation, observations
 

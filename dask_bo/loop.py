@@ -15,8 +15,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
+import dask
+from dask.utils import parse_timedelta
 from distributed import Future
 
+from . import capacity
 from .backend import Backend, RunStopped
 from .config import Settings
 from .events import Event
@@ -31,19 +34,6 @@ Callback = Callable[[Evaluation, Result], Any]
 class RunInterrupted(RunStopped):
     """Ctrl-C or SIGTERM stopped the run: the points in flight were cancelled, and the
     journal holds everything else (``resume`` sends those points again)."""
-
-
-def in_flight_limit(threads: int, max_in_flight: int | None, waiting: bool = True) -> int:
-    """Evaluations to keep out: one per thread present, and (if ``waiting``) a few more
-    waiting on the scheduler (an eighth of the threads, at least one), capped by
-    ``max_in_flight``.
-
-    The ones waiting go out the moment a thread frees up, and they are what makes an adaptive
-    cluster grow: Dask sizes it from the tasks it holds, and one task per thread never asks
-    for more threads than there are. A synchronous batch is one point per thread.
-    """
-    wanted = threads + max(1, threads // 8) if waiting else threads
-    return wanted if max_in_flight is None else min(wanted, max_in_flight)
 
 
 class StopSignal:
@@ -143,6 +133,8 @@ class Loop:
         self._resumed = resumed  # the run's clock started with an earlier driver
         self._completed = backend.completed()
         self._owed: deque[float] = deque()  # when results came whose slots the proposer left free
+        self._durations: deque[float] = deque(maxlen=32)  # the latest evaluations', s
+        self._target_duration_s = parse_timedelta(dask.config.get("distributed.adaptive.target-duration"))
 
     @property
     def remaining(self) -> int:
@@ -242,7 +234,12 @@ class Loop:
             self.write(Event.CAPACITY, threads=count)
             self.publish(Event.CAPACITY, threads=count)
         self._threads_written = len(changes)
-        return in_flight_limit(threads, self.settings.max_in_flight, waiting=self.settings.mode == "async")
+        return capacity.in_flight_limit(
+            threads, self.settings.max_in_flight, waiting=self.settings.mode == "async",
+            growing=capacity.grown(changes),
+            mean_duration_s=sum(self._durations) / len(self._durations) if self._durations else None,
+            target_duration_s=self._target_duration_s,
+        )
 
     def _refill(self, received: float | None) -> None:
         """Give every free slot a point while the budget lasts and no stopping rule holds."""
@@ -298,6 +295,8 @@ class Loop:
 
     def _record(self, record: Evaluation) -> None:
         self.result.history.append(record)
+        if record.duration_s is not None:
+            self._durations.append(record.duration_s)
         self.write(Event.EVALUATED, **record.to_dict())
         self.publish(Event.EVALUATED, **{k: v for k, v in record.to_dict().items() if k != "traceback"})
         if record.proposal != INITIAL:

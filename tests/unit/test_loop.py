@@ -8,7 +8,8 @@ import pytest
 
 from dask_bo.config import Settings
 from dask_bo.events import Event
-from dask_bo.loop import Loop, Proposal, StopSignal, in_flight_limit
+from dask_bo.capacity import in_flight_limit
+from dask_bo.loop import Loop, Proposal, StopSignal
 from dask_bo.records import Evaluation
 from dask_bo.result import Result
 
@@ -139,9 +140,19 @@ def test_the_budget_is_spent_exactly_with_every_slot_busy():
     assert max(result.dispatch_latencies_s) == 0
 
 
-def test_a_few_points_wait_on_the_scheduler_beyond_the_threads():
-    assert in_flight_limit(3, None) == 4 and in_flight_limit(64, None) == 72
-    assert in_flight_limit(64, 10) == 10 and in_flight_limit(1, 1) == 1
+def test_on_a_cluster_that_grew_the_loop_holds_work_for_one_thread_more():
+    """4 threads (grown from 1), evaluations of 1 s, a 5 s target: (4 + 1) * 5 / 1 = 25
+    evaluations would be wanted, two per thread are held (8); a fixed cluster holds 4 + 1."""
+    for history, most in (([(0.0, 4)], 5), ([(0.0, 1), (1.0, 4)], 8)):
+        clock = Clock()
+        backend = FakeBackend(clock, threads=4)
+        backend.threads_over_time = history
+        loop, backend, result, _ = make(Settings(evaluations=30), backend=backend, clock=clock)
+        peaks = []
+        submit = backend.submit
+        backend.submit = lambda *a: (peaks.append(len(loop.in_flight) + 1), submit(*a))[1]
+        loop.run()
+        assert len(result.history) == 30 and max(peaks) == most
 
 
 def test_max_in_flight_caps_the_slots():
