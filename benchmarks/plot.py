@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from metrics import REGRET_FLOOR, group_of, read_lines  # noqa: E402
+from metrics import DEFAULT_RULE, REGRET_FLOOR, group_of, read_lines  # noqa: E402
 
 
 def step_values(curve: list[list[float]], grid: np.ndarray) -> np.ndarray:
@@ -39,6 +39,11 @@ def median_curve(curves: list[list[list[float]]], grid: np.ndarray) -> np.ndarra
         return np.nanmedian(stacked, axis=0) if np.isfinite(stacked).any() else stacked[0]
 
 
+def kind_of(line: dict) -> str:
+    """The rule a run used (the naive arm: ``naive``)."""
+    return "naive" if line["arm"] == "naive" else line.get("rule") or DEFAULT_RULE
+
+
 def plot_workload(workload: str, lines: list[dict], path: Path) -> Path:
     import matplotlib
 
@@ -52,19 +57,23 @@ def plot_workload(workload: str, lines: list[dict], path: Path) -> Path:
     wall = max(l["wall_s"] for l in lines)
     by_n, by_t = np.arange(0, evaluations + 1), np.linspace(0, wall, 400)
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
-    for name, runs in sorted(groups.items()):
-        label = f"{name.removeprefix('default/')} ({len(runs)} seeds)"
-        style = "--" if "/sync" in name else "-"
-        left.step(by_n, median_curve([r.get("regret_by_evaluation", []) for r in runs], by_n), style,
-                  where="post", label=label)
+    # One colour per rule (and arm), solid for async, dashed for sync.
+    kinds = sorted({kind_of(runs[0]) for runs in groups.values()})
+    colours = dict(zip(kinds, plt.get_cmap("tab10").colors))
+    for name, runs in sorted(groups.items(), key=lambda g: (kind_of(g[1][0]), g[0])):
+        kind, mode = kind_of(runs[0]), runs[0]["mode"]
+        style = dict(color=colours.get(kind), linestyle="--" if mode == "sync" else "-")
+        label = f"{kind}, {mode} ({len(runs)} seeds)"
+        left.step(by_n, median_curve([r.get("regret_by_evaluation", []) for r in runs], by_n),
+                  where="post", label=label, **style)
         in_run = by_t <= max(r["wall_s"] for r in runs)  # a curve ends with its slowest run
         right.step(by_t[in_run], median_curve([r.get("regret_curve", []) for r in runs], by_t)[in_run],
-                   style, where="post", label=label)
+                   where="post", label=label, **style)
     left.set(xlabel="evaluations after the initial design", ylabel="best regret (median over seeds)",
              yscale="log", title=f"{workload}: regret vs evaluations")
     right.set(xlabel="seconds from the driver's start", yscale="log",
               title=f"{workload}: regret vs wall time")
-    right.legend(fontsize="small", loc="upper right")
+    right.legend(fontsize="x-small", loc="upper right", ncol=2)
     for axis in (left, right):
         axis.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
