@@ -38,7 +38,6 @@ many times the build."""
 TRACE_FACTOR = 1.5
 """Later first asks (other sizes) are covered for this many times the latest one."""
 
-
 COVER_PER_THREAD = 2
 """A cover readies at most this many points per worker thread: a step (a first ask's trace)
 can outlast one evaluation, and a longer one is better served by the model's next point than
