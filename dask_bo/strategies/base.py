@@ -33,6 +33,9 @@ class Rule(ABC):
     """Runs on the sparse model (``model="sparse"``, or ``"auto"`` past the threshold)."""
     needs_model: ClassVar[bool] = True
     """Proposes from the model (``False``: no model is built for it)."""
+    traced_sizes: ClassVar[tuple[int, ...]] = ()
+    """The sizes of asynchronous asks whose first call traces the acquisition function: the
+    model's thread asks each once, covered, before serving the rule's points."""
 
     def __init__(self, dim: int, rng: np.random.Generator):
         self.dim = dim
@@ -92,6 +95,7 @@ class TriesteRule(Rule):
 
     batch_chunk = ASK_BATCH
     """The larger of the two chunk sizes of an asynchronous ask."""
+    traced_sizes = (1, ASK_BATCH)
 
     def _rule(self, model: GPModel, n: int, asynchronous: bool):
         key = (asynchronous, n)
@@ -110,6 +114,8 @@ class SingleRule(Rule):
     that one maximization of the acquisition function finds: no fantasized values, no
     penalization (:meth:`dask_bo.model.maximizer.AcquisitionMaximizer.maximize`).
     """
+
+    traced_sizes = (1,)  # the maximizer compiles one function, whatever the number of points
 
     def __init__(self, dim: int, rng: np.random.Generator):
         super().__init__(dim, rng)

@@ -46,6 +46,14 @@ by ever more points from one old sample."""
 REFIT_FACTOR = 1.5
 """A refit is covered for this many times its kind's last measured duration."""
 
+FULL_OVER_WARM = 2.0
+"""A full refit not yet timed takes this many warm refits: its random starts cost a few
+loss evaluations before the same minimization. (The build is no guide: it traces the fit.)"""
+
+WAIT_SHARE = 0.1
+"""Waiting workers wait for the rule's ask if it takes at most this share of an evaluation:
+a rule point is worth more than a Thompson point."""
+
 SPARE_ASKS = 3
 """A stale point is asked again only if this many asks fit between two results."""
 
@@ -67,8 +75,10 @@ class StepTimes:
     :param build_s: Building the model (its first, full, fit).
     :param ask_s: One point of the latest timed ask (``inf`` before one: asks are not
         covered until measured).
-    :param warm_refit_s: The latest refit from the current hyperparameters.
-    :param full_refit_s: The latest full refit (random restarts); ``None``: as the build.
+    :param warm_refit_s: The latest refit from the current hyperparameters (0 before one:
+        not covered until measured).
+    :param full_refit_s: The latest full refit (random restarts); ``None`` before one:
+        :data:`FULL_OVER_WARM` warm refits.
     :param trace_s: The latest first ask (one that traced), whole; ``None`` before one.
     """
 
@@ -87,7 +97,7 @@ class StepTimes:
     def refit_s(self, full: bool) -> float:
         if not full:
             return self.warm_refit_s
-        return self.build_s if self.full_refit_s is None else self.full_refit_s
+        return FULL_OVER_WARM * self.warm_refit_s if self.full_refit_s is None else self.full_refit_s
 
 
 @dataclass(frozen=True)
@@ -163,12 +173,13 @@ def cover(state: PolicyState, seconds: float, explore: int = 0) -> int:
     return max(0, demand(state, seconds, COVER_PER_THREAD) - state.ready - explore)
 
 
-def first_asks(state: PolicyState) -> tuple[int, ...]:
-    """The sizes of the first asks, made untimed right after the build: a rule asks in chunks
-    of one point and of :data:`ASK_BATCH`, each size tracing its acquisition function once,
-    and a batch is asked only where the ready points can grow to one (four worker threads)."""
+def first_asks(state: PolicyState, traced: tuple[int, ...]) -> tuple[int, ...]:
+    """The sizes of the first asks, made untimed right after the build: each of the rule's
+    ``traced`` sizes traces its acquisition function once (a greedy rule asks in chunks of
+    one point and of :data:`ASK_BATCH`), and a batch is asked only where the ready points can
+    grow to one (four worker threads)."""
     most = max(INITIAL_TARGET, state.capacity)
-    return tuple(n for n in (1, ASK_BATCH) if n <= most)
+    return tuple(n for n in traced if n <= most)
 
 
 def first_cover(state: PolicyState) -> int:
@@ -184,12 +195,22 @@ def refit_cover(state: PolicyState, full: bool) -> int:
     return cover(state, REFIT_FACTOR * state.steps.refit_s(full))
 
 
+def quick_ask(state: PolicyState, n: int) -> bool:
+    """Whether the rule's ask of ``n`` points, timed, takes at most :data:`WAIT_SHARE` of a
+    recent evaluation."""
+    if not state.durations_s or not math.isfinite(state.steps.ask_s):
+        return False
+    return n * state.steps.ask_s <= WAIT_SHARE * statistics.fmean(state.durations_s)
+
+
 def refill(state: PolicyState, wanted: int) -> Refill:
     """What to ready when ``wanted`` points are missing (the target less the ready points,
     when the thread woke). If workers are waiting (none ready), all but one come from one
-    Thompson sample at once; the rule asks at most :data:`ASK_BATCH`, covered by Thompson
-    points for the workers that free up during the ask (once an ask has been timed)."""
-    thompson = wanted - 1 if wanted > 1 and state.ready == 0 else 0
+    Thompson sample at once, unless the rule's ask is quick (:func:`quick_ask`); the rule
+    asks at most :data:`ASK_BATCH`, covered by Thompson points for the workers that free up
+    during the ask (once an ask has been timed)."""
+    waiting = wanted > 1 and state.ready == 0
+    thompson = wanted - 1 if waiting and not quick_ask(state, min(wanted, ASK_BATCH)) else 0
     n = min(wanted - thompson, ASK_BATCH)
     if n <= 0:
         return Refill()

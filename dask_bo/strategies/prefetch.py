@@ -30,7 +30,7 @@ class Prefetcher:
 
     :param strategy_factory: Builds the strategy (on the thread): an object with ``ask(n,
         pending [P, D]) -> [n, D]``, ``ask_thompson(n, pending) -> [n, D]``, ``tell(x [N, D],
-        y [N, 1])``, ``refit()``, ``refit_due()``, ``full_refit_due()`` and ``dataset_size``.
+        y [N, 1])``, ``refit()``, ``refit_due()``, ``full_refit_due()``, ``dataset_size`` and ``traced_sizes``.
     :param capacity: Worker threads now; the driver keeps the attribute up to date.
     :param max_explore: At most this many space-filling points while the model works (none
         are limited once the model has failed).
@@ -210,7 +210,7 @@ class Prefetcher:
         self._model.tell([])
         # The first asks trace the acquisition function: cover each, and leave them untimed
         # (tracing says nothing of what later asks cost).
-        for n in policy.first_asks(self.state()):
+        for n in policy.first_asks(self.state(), self.strategy.traced_sizes):
             self._push(policy.first_cover(self.state()), "thompson")
             self._push(n, "rule", timed=False)
         return True

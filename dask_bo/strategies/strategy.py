@@ -111,6 +111,11 @@ class Strategy:
     # -- data ------------------------------------------------------------------------------
 
     @property
+    def traced_sizes(self) -> tuple[int, ...]:
+        """The asynchronous ask sizes whose first call traces (:attr:`Rule.traced_sizes`)."""
+        return self.rule.traced_sizes
+
+    @property
     def dataset_size(self) -> int:
         return len(self._x)
 

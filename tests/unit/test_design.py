@@ -29,6 +29,7 @@ class FakeStrategy:
         return np.full((n, self.data[0].shape[1]), 0.5) + 1e-3 * np.arange(n)[:, None]
 
     ask_thompson = ask
+    traced_sizes = (1,)
 
     def tell(self, u, y):
         self.data = [np.vstack([self.data[0], u]), np.vstack([self.data[1], y])]

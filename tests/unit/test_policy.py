@@ -57,8 +57,14 @@ def test_the_first_ask_is_covered_for_two_and_a_half_builds(build_s, explore_lef
 
 
 def test_a_batch_is_asked_first_only_where_the_ready_points_can_grow_to_one():
-    assert policy.first_asks(state(capacity=3)) == (1,)
-    assert policy.first_asks(state(capacity=4)) == (1, policy.ASK_BATCH)
+    traced = (1, policy.ASK_BATCH)
+    assert policy.first_asks(state(capacity=3), traced) == (1,)
+    assert policy.first_asks(state(capacity=4), traced) == traced
+
+
+def test_only_the_sizes_that_trace_are_asked_first():
+    assert policy.first_asks(state(capacity=16), (1,)) == (1,)
+    assert policy.first_asks(state(capacity=16), ()) == ()
 
 
 def test_later_first_asks_are_covered_for_one_and_a_half_of_the_last_trace():
@@ -76,14 +82,16 @@ def test_the_first_ask_before_any_result_is_covered_for_every_thread():
 
 
 def test_each_kind_of_refit_is_covered_at_its_own_last_duration():
-    steps = StepTimes(build_s=2.0, warm_refit_s=0.1)
+    steps = StepTimes(build_s=2.0, warm_refit_s=1.0)
     s = state(capacity=8, durations_s=(4.0,), steps=steps)  # 2 results a second
-    assert policy.refit_cover(s, full=True) == 6  # 1.5 * 2 s (the build) * 2 a second
-    assert policy.refit_cover(s, full=False) == 1  # ceil(1.5 * 0.1 * 2)
+    assert policy.refit_cover(s, full=True) == 6  # 1.5 * 2 warm refits of 1 s * 2 a second
+    assert policy.refit_cover(s, full=False) == 3  # 1.5 * 1 s * 2 a second
     later = state(capacity=8, durations_s=(4.0,), steps=StepTimes(build_s=2.0, full_refit_s=0.5))
     assert policy.refit_cover(later, full=True) == 2  # ceil(1.5 * 0.5 * 2)
-    # A warm refit before one was measured takes no time: nothing to cover.
+    # A refit before one was measured takes no time: nothing to cover (the build, which
+    # traces the fit, says nothing of a refit's time).
     assert policy.refit_cover(state(durations_s=(1.0,)), full=False) == 0
+    assert policy.refit_cover(state(durations_s=(1.0,), steps=StepTimes(build_s=9.0)), full=True) == 0
 
 
 def test_refill_asks_the_missing_points_at_most_a_batch_at_a_time():
@@ -106,11 +114,21 @@ def test_an_ask_is_covered_only_where_results_outpace_it(duration_s, thompson):
     four-point ask get Thompson points first; with results every few seconds none do."""
     s = replace_ready(state(durations_s=(duration_s,), steps=StepTimes(ask_s=0.1)), 0)
     assert policy.refill(replace_ready(s, 1), 4) == Refill(thompson=max(0, thompson - 1), ask=4)
-    # None ready: four of five from a Thompson sample; the cover counts them.
-    assert policy.refill(s, 5) == Refill(thompson=4, ask=1)
+    # None ready: four of five from a Thompson sample (the cover counts them), unless the
+    # ask is quick against an evaluation.
+    waiting = Refill(thompson=4, ask=1) if thompson else Refill(thompson=1, ask=4)
+    assert policy.refill(s, 5) == waiting
     # An ask never timed is not covered.
     untimed = replace_ready(state(durations_s=(duration_s,)), 1)
     assert policy.refill(untimed, 4) == Refill(thompson=0, ask=4)
+
+
+@pytest.mark.parametrize("duration_s, expected", [(1.0, Refill(thompson=4, ask=1)), (10.0, Refill(thompson=1, ask=4))])
+def test_waiting_workers_wait_for_a_quick_ask_of_rule_points(duration_s, expected):
+    """Four points at 0.1 s each: 4% of a 10 s evaluation, worth the wait (one Thompson point
+    covers the worker freed meanwhile); 40% of a 1 s one, not."""
+    s = state(capacity=8, durations_s=(duration_s,), steps=StepTimes(ask_s=0.1))
+    assert policy.refill(s, 5) == expected
 
 
 def test_the_cover_adds_to_the_points_for_waiting_workers():

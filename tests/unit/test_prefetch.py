@@ -90,6 +90,8 @@ class FakeStrategy:
         self.clock.advance(self.refit_s)
         self.due = False
 
+    traced_sizes = (1, 4)
+
     @property
     def dataset_size(self) -> int:
         return len(self.x)
@@ -319,6 +321,21 @@ def test_a_stale_point_handed_out_during_its_refresh_stays_pending():
         prefetcher.stop()
 
 
+def test_a_rule_that_traces_one_size_is_asked_once_first_with_one_cover():
+    """A rule whose every ask compiles the same function (expected improvement) is not
+    asked a batch first, nor covered for it: the cover's four points and its one."""
+    clock = FakeClock()
+    prefetcher, strategy = make(clock=clock, capacity=4, build_gate=(gate := threading.Event()))
+    strategy.traced_sizes = (1,)
+    gate.set()
+    try:
+        wait(prefetcher, lambda: len(prefetcher.ready) >= 5 and idle(prefetcher))
+        assert [step for step in strategy.steps() if step.startswith("ask")] == ["ask_thompson", "ask"]
+        assert proposals(prefetcher) == ["thompson"] * 4 + ["rule"]
+    finally:
+        prefetcher.stop()
+
+
 def test_more_points_are_kept_ready_once_a_worker_found_none():
     prefetcher, strategy = make(capacity=4)
     try:
@@ -341,24 +358,23 @@ def test_more_points_are_kept_ready_once_a_worker_found_none():
         prefetcher.stop()
 
 
-def test_a_refit_is_covered_for_one_and_a_half_times_the_last_of_its_kind():
-    prefetcher, strategy, sent = started(refit_s=0.5)
+def test_a_refit_is_covered_once_timed_for_one_and_a_half_times_the_last_of_its_kind():
+    prefetcher, strategy, sent = started(refit_s=2.0)
     try:
-        strategy.due = strategy.full = True
+        strategy.due = strategy.full = True  # a full refit, never timed: not covered
         since = len(strategy.calls)
         observe(prefetcher, sent[0], 3.0)  # one result a second
         strategy.wait_for(lambda steps: "refit" in steps[since:])
-        # 1.5 builds of 2 s: 3 workers freed, 2 of them by the ready points.
-        refit_at = strategy.steps().index("refit", since)
-        assert strategy.calls[refit_at - 1][:2] == ("ask_thompson", 1)
-        wait(prefetcher, lambda: prefetcher.state().steps.full_refit_s == 0.5)
-        strategy.due, strategy.full = True, False  # a warm refit, never timed: not covered
+        steps = strategy.steps()[since:]
+        assert steps.index("refit") == steps.index("refit_due") + 1
+        wait(prefetcher, lambda: prefetcher.state().steps.full_refit_s == 2.0)
+        strategy.due = strategy.full = True
         since = len(strategy.calls)
         observe(prefetcher, sent[1], 3.0)
         strategy.wait_for(lambda steps: "refit" in steps[since:])
-        steps = strategy.steps()[since:]
-        assert steps.index("refit") == steps.index("refit_due") + 1
-        wait(prefetcher, lambda: prefetcher.state().steps.warm_refit_s == 0.5)
+        # 1.5 times 2 s: 3 workers freed, 2 of them by the ready points.
+        refit_at = strategy.steps().index("refit", since)
+        assert strategy.calls[refit_at - 1][:2] == ("ask_thompson", 1)
     finally:
         prefetcher.stop()
 
