@@ -209,8 +209,9 @@ def refill(state: PolicyState, wanted: int) -> Refill:
     Thompson sample at once, unless the rule's ask is quick (:func:`quick_ask`); the rule
     asks at most :data:`ASK_BATCH`, covered by Thompson points for the workers that free up
     during the ask (once an ask has been timed)."""
-    waiting = wanted > 1 and state.ready == 0
-    thompson = wanted - 1 if waiting and not quick_ask(state, min(wanted, ASK_BATCH)) else 0
+    thompson = 0
+    if wanted > 1 and state.ready == 0:
+        thompson = wanted - min(wanted, ASK_BATCH) if quick_ask(state, min(wanted, ASK_BATCH)) else wanted - 1
     n = min(wanted - thompson, ASK_BATCH)
     if n <= 0:
         return Refill()

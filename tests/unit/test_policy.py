@@ -125,10 +125,15 @@ def test_an_ask_is_covered_only_where_results_outpace_it(duration_s, thompson):
 
 @pytest.mark.parametrize("duration_s, expected", [(1.0, Refill(thompson=4, ask=1)), (10.0, Refill(thompson=1, ask=4))])
 def test_waiting_workers_wait_for_a_quick_ask_of_rule_points(duration_s, expected):
-    """Four points at 0.1 s each: 4% of a 10 s evaluation, worth the wait (one Thompson point
-    covers the worker freed meanwhile); 40% of a 1 s one, not."""
+    """Four points at 0.1 s each: 4% of a 10 s evaluation, worth the wait for four of five
+    waiting workers (the fifth gets a Thompson point); 40% of a 1 s one, not."""
     s = state(capacity=8, durations_s=(duration_s,), steps=StepTimes(ask_s=0.1))
     assert policy.refill(s, 5) == expected
+
+
+def test_waiting_workers_beyond_a_quick_batch_get_thompson_points():
+    s = state(capacity=16, durations_s=(10.0,), steps=StepTimes(ask_s=0.1))
+    assert policy.refill(s, 8) == Refill(thompson=4, ask=policy.ASK_BATCH)
 
 
 def test_the_cover_adds_to_the_points_for_waiting_workers():
