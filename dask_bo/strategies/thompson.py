@@ -16,14 +16,21 @@ if TYPE_CHECKING:
     from ..model.gp import GPModel
 
 NUM_CANDIDATES = 1000
+UNIFORM_SHARE = 0.1
+"""The share of candidates drawn uniformly from the cube."""
+NUM_CENTRES = 5
+"""The other candidates are scattered around this many best observed points."""
+SCALES = (0.005, 0.2)
+"""The range of the scatter's standard deviation, in units of the cube."""
 
 
 def joint_thompson(
     model: GPModel, n: int, rng: np.random.Generator, num_candidates: int = NUM_CANDIDATES
 ) -> np.ndarray:
     """``n`` distinct points [n, D]: the minimizers of ``n`` joint posterior samples over the same
-    candidates, half uniform, half scattered around the ten best observed points (within about
-    5% of the cube; uniform candidates alone are too sparse to exploit in several dimensions).
+    candidates, a tenth uniform, the rest scattered around the five best observed points at
+    scales from 0.5% to 20% of the cube (log-uniform). Uniform candidates alone are too sparse
+    in several dimensions: a sample's minimum over them is mostly where the model knows nothing.
 
     :raise tf.errors.InvalidArgumentError: The candidates' covariance has no Cholesky even
         with jitter.
@@ -36,12 +43,13 @@ def joint_thompson(
 
     x = model.dataset.query_points.numpy()
     z = model.dataset.observations.numpy()[:, 0]
-    best = x[np.argsort(z, kind="stable")[:10]]
-    near = num_candidates // 2
+    best = x[np.argsort(z, kind="stable")[:NUM_CENTRES]]
+    near = num_candidates - int(UNIFORM_SHARE * num_candidates)
     centres = best[rng.integers(0, len(best), near)]
+    scales = np.exp(rng.uniform(np.log(SCALES[0]), np.log(SCALES[1]), (near, 1)))
     candidates = model.search_space.snap(np.concatenate([
         rng.random((num_candidates - near, model.dim)),
-        np.clip(centres + 0.05 * rng.standard_normal(centres.shape), 0.0, 1.0),
+        np.clip(centres + scales * rng.standard_normal(centres.shape), 0.0, 1.0),
     ]))
     if model.search_space.mixed:  # snapped candidates repeat: the same point twice is singular
         candidates = np.unique(candidates, axis=0)
