@@ -98,6 +98,17 @@ def idle_worker_s(result, wall_s: float) -> dict[str, float]:
     return {k: round(v, 2) for k, v in idle.items()}
 
 
+def proposal_regret(result) -> dict[str, float]:
+    """The median regret of each proposal's evaluated points (what each kind of point is worth)."""
+    if result.minimum is None:
+        return {}
+    by: dict[str, list[float]] = {}
+    for e in result.history:
+        if e.ok and e.proposal not in UNDRIVEN:
+            by.setdefault(e.proposal, []).append(e.y - result.minimum)
+    return {kind: round(statistics.median(values), 4) for kind, values in sorted(by.items())}
+
+
 def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
@@ -118,6 +129,7 @@ def record_line(name: str, arm: str, seed: int, result, peak_mb: float, w: Workl
         "idle_worker_s": idle_worker_s(result, metrics["wall_s"]),
         "proposals": dict(proposals),
         "proposal_share": {k: round(v / len(driven), 3) for k, v in proposals.items()},
+        "proposal_regret": proposal_regret(result),
         "lost": sum(e.status == "lost" for e in driven),
         "time_to_regret": time_to_regret(curve),
         "evaluations_to_regret": time_to_regret(by_evaluation),
@@ -159,6 +171,9 @@ def summarize(workload: str, lines: list[dict[str, Any]]) -> dict[str, Any]:
         shares = [l.get("proposal_share", {}) for l in runs]
         group["proposal_share"] = {k: _median([s.get(k, 0.0) for s in shares])
                                    for k in sorted({k for s in shares for k in s})}
+        regrets = [l.get("proposal_regret", {}) for l in runs]
+        group["proposal_regret"] = {k: _median([r[k] for r in regrets if k in r])
+                                    for k in sorted({k for r in regrets for k in r})}
         for extra in ("max_workers", "lost", "utilization_sampled"):
             if any(extra in l for l in runs):
                 group[extra] = _median([l[extra] for l in runs if l.get(extra) is not None])
