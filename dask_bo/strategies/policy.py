@@ -8,9 +8,12 @@ clock, so the decisions are tested in simulated time.
 
 - Two ready points absorb results that arrive together; when a worker finds none ready, one
   more is kept ready from then on, up to one per worker thread (:func:`grown_target`).
-- A model step that workers would wait for (each first ask, an ask of several points, a
-  refit) is covered beforehand by points from one cheap Thompson sample, as many as busy
-  workers will want during the step's expected time (:func:`cover`).
+- A model step that workers would wait for (each first ask of a size that traces, an ask of
+  several points, a refit) is covered beforehand by points from one cheap Thompson sample, as
+  many as busy workers will want during the step's expected time (:func:`cover`), once a
+  step of its kind has been timed (a first ask: from the build's time).
+- Workers waiting for points wait for the rule's ask when it is quick against an evaluation
+  (:func:`quick_ask`); else all but one get Thompson points (:func:`refill`).
 - A ready point was asked before the latest results; when the model has time to spare, the
   first of the next two such points is asked again (:func:`stale_index`).
 - A free worker with no point ready gets a space-filling point while the exploration budget
@@ -211,7 +214,8 @@ def refill(state: PolicyState, wanted: int) -> Refill:
     during the ask (once an ask has been timed)."""
     thompson = 0
     if wanted > 1 and state.ready == 0:
-        thompson = wanted - min(wanted, ASK_BATCH) if quick_ask(state, min(wanted, ASK_BATCH)) else wanted - 1
+        batch = min(wanted, ASK_BATCH)
+        thompson = wanted - batch if quick_ask(state, batch) else wanted - 1
     n = min(wanted - thompson, ASK_BATCH)
     if n <= 0:
         return Refill()

@@ -30,7 +30,8 @@ class Prefetcher:
 
     :param strategy_factory: Builds the strategy (on the thread): an object with ``ask(n,
         pending [P, D]) -> [n, D]``, ``ask_thompson(n, pending) -> [n, D]``, ``tell(x [N, D],
-        y [N, 1])``, ``refit()``, ``refit_due()``, ``full_refit_due()``, ``dataset_size`` and ``traced_sizes``.
+        y [N, 1])``, ``refit()``, ``refit_due()``, ``full_refit_due()``, ``dataset_size`` and
+        ``traced_sizes``.
     :param capacity: Worker threads now; the driver keeps the attribute up to date.
     :param max_explore: At most this many space-filling points while the model works (none
         are limited once the model has failed).
