@@ -6,6 +6,7 @@ the workers outpace the model: ``n`` points cost one joint prediction and one Ch
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,21 +17,38 @@ if TYPE_CHECKING:
     from ..model.gp import GPModel
 
 NUM_CANDIDATES = 1000
-UNIFORM_SHARE = 0.1
-"""The share of candidates drawn uniformly from the cube."""
-NUM_CENTRES = 5
-"""The other candidates are scattered around this many best observed points."""
-SCALES = (0.005, 0.2)
-"""The range of the scatter's standard deviation, in units of the cube."""
+DENSE_SPACING = 0.05
+"""Uniform candidates this close together (1,000 in two dimensions) resolve the cube well
+enough for half of them to be uniform; sparser ones do not."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the candidates are: ``uniform`` (a share) in the whole cube, the rest scattered
+    around the ``centres`` best observed points at standard deviations log-uniform in
+    ``scales`` (units of the cube)."""
+
+    uniform: float
+    centres: int
+    scales: tuple[float, float]
+
+
+DENSE = Layout(uniform=0.5, centres=10, scales=(0.05, 0.05))
+SPARSE = Layout(uniform=0.1, centres=5, scales=(0.005, 0.2))
+
+
+def layout(dim: int, num_candidates: int) -> Layout:
+    """:data:`DENSE` where uniform candidates are :data:`DENSE_SPACING` apart or closer, else
+    :data:`SPARSE`: in several dimensions a sample's minimum over uniform candidates lies
+    mostly where the model knows nothing, so most candidates go near the best points."""
+    return DENSE if num_candidates ** (-1 / dim) <= DENSE_SPACING else SPARSE
 
 
 def joint_thompson(
     model: GPModel, n: int, rng: np.random.Generator, num_candidates: int = NUM_CANDIDATES
 ) -> np.ndarray:
     """``n`` distinct points [n, D]: the minimizers of ``n`` joint posterior samples over the same
-    candidates, a tenth uniform, the rest scattered around the five best observed points at
-    scales from 0.5% to 20% of the cube (log-uniform). Uniform candidates alone are too sparse
-    in several dimensions: a sample's minimum over them is mostly where the model knows nothing.
+    candidates (:func:`layout`).
 
     :raise tf.errors.InvalidArgumentError: The candidates' covariance has no Cholesky even
         with jitter.
@@ -40,13 +58,14 @@ def joint_thompson(
     from ..model import blas_single_thread
 
     num_candidates = max(num_candidates, 2 * n)
+    where = layout(model.dim, num_candidates)
 
     x = model.dataset.query_points.numpy()
     z = model.dataset.observations.numpy()[:, 0]
-    best = x[np.argsort(z, kind="stable")[:NUM_CENTRES]]
-    near = num_candidates - int(UNIFORM_SHARE * num_candidates)
+    best = x[np.argsort(z, kind="stable")[:where.centres]]
+    near = num_candidates - int(where.uniform * num_candidates)
     centres = best[rng.integers(0, len(best), near)]
-    scales = np.exp(rng.uniform(np.log(SCALES[0]), np.log(SCALES[1]), (near, 1)))
+    scales = np.exp(rng.uniform(np.log(where.scales[0]), np.log(where.scales[1]), (near, 1)))
     candidates = model.search_space.snap(np.concatenate([
         rng.random((num_candidates - near, model.dim)),
         np.clip(centres + scales * rng.standard_normal(centres.shape), 0.0, 1.0),

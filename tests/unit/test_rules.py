@@ -125,3 +125,19 @@ def test_a_strategy_without_data_proposes_random_points_until_told():
     assert points.shape == (2, 2)
     strategy.tell(points, f(points))
     assert strategy.dataset_size == 2 and strategy.refit_due()
+
+
+def test_thompson_candidates_go_near_the_best_points_where_uniform_ones_are_sparse():
+    from dask_bo.strategies.thompson import DENSE, SPARSE, layout
+
+    assert layout(2, 1000) is DENSE  # 1,000 uniform points about 3% apart
+    assert layout(6, 1000) is SPARSE  # about 32% apart
+    x = np.random.default_rng(0).random((20, 6))
+    points = Strategy(6, x, f(x), rule="thompson", seed=0).ask_thompson(8)
+    best = x[np.argsort(f(x)[:, 0])[:SPARSE.centres]]
+
+    def distance(u):  # the median distance to the nearest of the best points
+        return np.median(np.min(np.linalg.norm(u[:, None] - best[None], axis=2), axis=1))
+
+    uniform = np.random.default_rng(1).random((1000, 6))
+    assert distance(points) < 0.6 * distance(uniform)  # 0.30 against 0.70
