@@ -31,7 +31,7 @@ _EXPORTS = {
     "RunHandle": "handle",
     "RunStopped": "api",
     "RunInterrupted": "api",
-    "StopSignal": "loop",
+    "StopSignal": "stop",
     "Settings": "config",
     "SchedulerLost": "backend",
     "JournalError": "journal",

@@ -14,7 +14,8 @@ from .config import DEFAULT_RULE, Settings, settings_from_options
 from .design import Design, import_model_stack, strategy_factory
 from .events import Event, replay
 from .journal import Journal, check_writable, read_journal
-from .loop import Loop, RunInterrupted, StopSignal
+from .loop import Loop, RunInterrupted
+from .stop import StopSignal
 from .problems import Problem, get_problem, problem_from_description
 from .progress import Progress, Publisher
 from .records import INITIAL, Evaluation
@@ -154,7 +155,7 @@ def optimize(
     :param callbacks: Each called as ``f(record, result)`` after every evaluation; a true
         return value stops the run.
     :param workers: Worker processes of the local cluster started when ``client`` is None.
-    :param stop: A :class:`~dask_bo.loop.StopSignal`; setting it from another thread stops
+    :param stop: A :class:`~dask_bo.StopSignal`; setting it from another thread stops
         the run cleanly (:func:`start` does this for you).
     :param advanced: ``refit_fraction``, ``explore_fraction``; ``timeout_s`` (deprecated name
         of ``eval_timeout_s``).

@@ -28,7 +28,7 @@ class Interrupts:
     grace_s = 3.0
 
     def __init__(self) -> None:
-        from .loop import StopSignal
+        from .stop import StopSignal
 
         self.stop = StopSignal()
         self.received = threading.Event()

@@ -1,5 +1,6 @@
 """A run's folder: usable (checked before any cluster starts), held by one driver at a time
-(a lock file that says who holds it), cleared when a run is overwritten.
+(a lock file that says who holds it), cleared when a run is overwritten; its files written
+whole or not at all.
 
 Where ``fcntl`` exists the lock is an ``flock`` on the file, which the kernel drops when its
 process dies (even by SIGKILL), so a dead driver's lock is never mistaken for a live one; the
@@ -9,6 +10,7 @@ lock, and a lock whose pid is gone on this host is stale.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import socket
@@ -17,7 +19,9 @@ import time
 import warnings
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
+
+from .records import HISTORY_COLUMNS, Evaluation, history_rows, parameter_names
 
 try:
     import fcntl
@@ -231,3 +235,38 @@ def _describe(holder: dict[str, Any]) -> str:
     since = holder.get("time")
     since = f", since {time.ctime(since)}" if isinstance(since, (int, float)) else ""
     return f"pid {holder['pid']} on {holder.get('host', '?')}{since}"
+
+
+def write_history_csv(history: Iterable[Evaluation], path: str | Path, space: Any = None) -> Path:
+    """Write ``history.csv`` (see DESIGN.md): ``id``, the parameters, ``y`` ... ``proposal``."""
+    history = list(history)
+    columns = ["id", *parameter_names(history, space), *HISTORY_COLUMNS[1:]]
+    rows = history_rows(history, space)
+    path = Path(path)
+    with atomic_write(path, newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, restval="")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return path
+
+
+class atomic_write:
+    """A text file written next to ``path`` and moved over it once complete (a full disk
+    leaves the previous file, not half of a new one)."""
+
+    def __init__(self, path: Path, newline: str | None = None):
+        self.path, self.newline = path, newline
+
+    def __enter__(self):
+        fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        os.chmod(self.tmp, 0o644)  # mkstemp's 0600 would make the run's files private
+        self.file = os.fdopen(fd, "w", newline=self.newline, encoding="utf-8")
+        return self.file
+
+    def __exit__(self, kind, *_):
+        self.file.close()
+        if kind is None:
+            os.replace(self.tmp, self.path)
+        else:
+            os.unlink(self.tmp)

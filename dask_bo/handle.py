@@ -6,7 +6,7 @@ import threading
 from typing import Any
 
 from .api import optimize
-from .loop import StopSignal
+from .stop import StopSignal
 from .problems import Problem
 from .result import Result
 

@@ -9,7 +9,6 @@ callbacks) happen here, in one place, as do dispatch latency, failure counting a
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from .config import Settings
 from .events import Event
 from .records import INITIAL, Evaluation
 from .result import Result
+from .stop import StopSignal
 
 logger = logging.getLogger("dask_bo")
 
@@ -34,34 +34,6 @@ Callback = Callable[[Evaluation, Result], Any]
 class RunInterrupted(RunStopped):
     """Ctrl-C or SIGTERM stopped the run: the points in flight were cancelled, and the
     journal holds everything else (``resume`` sends those points again)."""
-
-
-class StopSignal:
-    """Set from any thread to stop a run cleanly: no new point goes out and those in flight
-    are cancelled (the journal keeps them in flight, for ``resume``)."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-        self._listeners: list[Callable[[], None]] = []
-
-    def set(self) -> None:
-        self._event.set()
-        for listener in list(self._listeners):
-            listener()
-
-    def is_set(self) -> bool:
-        return self._event.is_set()
-
-    def listen(self, listener: Callable[[], None]) -> None:
-        """Have ``listener`` called when the signal is set.
-
-        :param listener: Called with no arguments by every :meth:`set`, in the thread that
-            sets it (so it should be quick and not raise); called at once, here, if the
-            signal is already set.
-        """
-        self._listeners.append(listener)
-        if self.is_set():
-            listener()
 
 
 @dataclass

@@ -7,54 +7,18 @@ plots only through :func:`_plot_functions`.
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import json
-import os
 import statistics
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
+from .folder import atomic_write, write_history_csv
 from .records import HISTORY_COLUMNS, Evaluation, history_rows, parameter_names, point_values
 
 DIRECTIONS = ("minimize", "maximize")
-
-
-def write_history_csv(history: Iterable[Evaluation], path: str | Path, space: Any = None) -> Path:
-    """Write ``history.csv`` (see DESIGN.md): ``id``, the parameters, ``y`` ... ``proposal``."""
-    history = list(history)
-    columns = ["id", *parameter_names(history, space), *HISTORY_COLUMNS[1:]]
-    rows = history_rows(history, space)
-    path = Path(path)
-    with _atomic(path, newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns, restval="")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-    return path
-
-
-class _atomic:
-    """A text file written next to ``path`` and moved over it once complete (a full disk
-    leaves the previous file, not half of a new one)."""
-
-    def __init__(self, path: Path, newline: str | None = None):
-        self.path, self.newline = path, newline
-
-    def __enter__(self):
-        fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        os.chmod(self.tmp, 0o644)  # mkstemp's 0600 would make the run's files private
-        self.file = os.fdopen(fd, "w", newline=self.newline, encoding="utf-8")
-        return self.file
-
-    def __exit__(self, kind, *_):
-        self.file.close()
-        if kind is None:
-            os.replace(self.tmp, self.path)
-        else:
-            os.unlink(self.tmp)
 
 
 def _plot_functions():
@@ -253,7 +217,7 @@ class Result:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         written = [self.write_history_csv(out / "history.csv")]
-        with _atomic(out / "result.json") as f:
+        with atomic_write(out / "result.json") as f:
             f.write(json.dumps(self.metrics(), indent=2, allow_nan=False) + "\n")
         written.append(out / "result.json")
         return written + self.write_plots(out)

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dask_bo.folder import write_history_csv
 from dask_bo.records import Evaluation, observations
-from dask_bo.result import Result, write_history_csv
+from dask_bo.result import Result
 
 
 def record(i, y=1.0, status="ok", proposal="rule", **kw):
