@@ -131,6 +131,7 @@ SLOW = (
     "tests/integration/test_tls.py::test_whole_run_over_tls",
     "tests/integration/test_faults.py::test_killed_worker_loses_no_evaluation_and_new_workers_are_used",
     "tests/integration/test_notebooks.py::test_your_own_objective",
+    "tests/integration/test_notebooks.py::test_mixed_parameters",
     "tests/integration/test_elastic.py",
     "tests/integration/test_mixed_quality.py",
     "tests/integration/test_rules.py::test_every_rule_runs_in_both_modes[gibbon",
@@ -140,6 +141,9 @@ SLOW = (
     "tests/integration/test_rules.py::test_every_rule_runs_in_both_modes[expected",
     "tests/integration/test_rules.py::test_every_model_rule_beats_the_bar_random_misses[gibbon]",
     "tests/integration/test_rules.py::test_every_model_rule_beats_the_bar_random_misses[kriging-believer]",
+    "tests/integration/test_rules.py::test_every_model_rule_beats_the_bar_random_misses[thompson]",
+    "tests/integration/test_rules.py::test_every_model_rule_beats_the_bar_random_misses[expected-improvement]",
+    "tests/integration/test_rules.py::test_every_model_rule_beats_the_bar_random_misses[ucb]",
     "tests/unit/test_rules.py::test_rule_proposes_new_feasible_points_in_both_modes[kriging-believer]",
     "tests/unit/test_rules.py::test_rule_proposes_new_feasible_points_in_both_modes[gibbon]",
 )

@@ -14,8 +14,6 @@ import pytest
 import dask_bo
 from dask_bo.config import DEFAULT_RULE
 
-pytestmark = pytest.mark.slow  # four runs of 65 evaluations: the fast set stays under 15 minutes
-
 BASIN_REGRET = 0.3
 """Below this regret the best point lies in a global minimum's basin of mixed-branin: variant "a"
 (the others add 0.5 or 1) and level 2 or 12 (a neighbouring level costs at least 0.45)."""
