@@ -11,14 +11,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from workloads import DEFAULT_RULE, INITIAL, Workload
+from idle import UNDRIVEN, ideal_utilization, idle_worker_s
+from workloads import DEFAULT_RULE, Workload
 
 REGRET_LEVELS = (1e-1, 1e-2, 1e-3)
 REGRET_FLOOR = 1e-6
 """Trieste states minima to about 7 significant digits: regrets below this are noise."""
 LAST_N = 100
-UNDRIVEN = (INITIAL, "warm")
-"""Proposals that are data, not the driver's choices."""
 
 
 def level_name(level: float) -> str:
@@ -70,34 +69,6 @@ def time_to_regret(curve: list[list[float]]) -> dict[str, float | None]:
     return {level_name(level): next((t for t, r in curve if r <= level), None) for level in REGRET_LEVELS}
 
 
-def idle_worker_s(result, wall_s: float) -> dict[str, float]:
-    """Where the workers' idle time went (worker-seconds, on the run's clock): ``start``,
-    before each worker thread's first evaluation; ``between``, between its evaluations while
-    the budget lasted (the driver's share); ``tail``, after the run's last submission (once the
-    budget is spent the workers finish one by one, and no driver can fill that). Threads are
-    told apart by the worker's address only, so with several threads per worker process this
-    is a rough split."""
-    driven = [e for e in result.history if e.proposal not in UNDRIVEN and e.started_at and e.finished_at]
-    start, end = result.started_at, result.started_at + wall_s
-    budget_spent = max((e.submitted_at for e in driven if e.submitted_at), default=end)
-    by_worker: dict[str, list] = {}
-    for e in driven:
-        by_worker.setdefault(e.worker or "?", []).append(e)
-    idle = {"start": 0.0, "between": 0.0, "tail": 0.0}
-
-    def add(kind: str, t0: float, t1: float) -> None:
-        idle[kind] += max(0.0, min(t1, budget_spent) - t0)
-        idle["tail"] += max(0.0, t1 - max(t0, budget_spent))
-
-    for runs in by_worker.values():
-        runs.sort(key=lambda e: e.started_at)
-        add("start", start, runs[0].started_at)
-        for a, b in zip(runs, runs[1:]):
-            add("between", a.finished_at, b.started_at)
-        add("between", runs[-1].finished_at, end)
-    return {k: round(v, 2) for k, v in idle.items()}
-
-
 def proposal_regret(result) -> dict[str, float]:
     """The median regret of each proposal's evaluated points (what each kind of point is worth)."""
     if result.minimum is None:
@@ -126,7 +97,8 @@ def record_line(name: str, arm: str, seed: int, result, peak_mb: float, w: Workl
         "model": w.model, "threads_per_worker": w.threads_per_worker,
         "driver_peak_rss_mb": round(peak_mb, 1),
         "dispatch_latency_last100_s": _median(list(result.dispatch_latencies_s)[-LAST_N:]),
-        "idle_worker_s": idle_worker_s(result, metrics["wall_s"]),
+        "idle_worker_s": idle_worker_s(result, metrics["wall_s"], w.threads_per_worker),
+        "ideal_utilization": ideal_utilization(result, metrics["workers"]),
         "proposals": dict(proposals),
         "proposal_share": {k: round(v / len(driven), 3) for k, v in proposals.items()},
         "proposal_regret": proposal_regret(result),
@@ -174,7 +146,7 @@ def summarize(workload: str, lines: list[dict[str, Any]]) -> dict[str, Any]:
         regrets = [l.get("proposal_regret", {}) for l in runs]
         group["proposal_regret"] = {k: _median([r[k] for r in regrets if k in r])
                                     for k in sorted({k for r in regrets for k in r})}
-        for extra in ("max_workers", "lost", "utilization_sampled"):
+        for extra in ("max_workers", "lost", "utilization_sampled", "ideal_utilization"):
             if any(extra in l for l in runs):
                 group[extra] = _median([l[extra] for l in runs if l.get(extra) is not None])
         groups[name] = group
@@ -293,7 +265,9 @@ def markdown_table(summary: dict[str, Any], lines: list[dict[str, Any]]) -> str:
         seeds = ",".join(str(l["seed"]) for l in runs)
         rows.append(f"- {name} (seeds {seeds}): utilization {', '.join(fmt(l['utilization']) for l in runs)};"
                     f" wall {', '.join(fmt(l['wall_s'], 4) for l in runs)} s;"
-                    f" regret {', '.join(fmt(l['best_regret'], 2) for l in runs)}")
+                    f" regret {', '.join(fmt(l['best_regret'], 2) for l in runs)}"
+                    + (f"; on a driver that costs nothing {', '.join(fmt(l.get('ideal_utilization')) for l in runs)}"
+                       if any("ideal_utilization" in l for l in runs) else ""))
     rows.append("")
     for t in summary["targets"]:
         verdict = {True: "met", False: "NOT met", None: "n/a"}[t["ok"]]

@@ -8,6 +8,7 @@ import math
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -51,6 +52,7 @@ def check_run_line(r: dict, workload: str) -> None:
         assert t is None or 0 <= t <= r["wall_s"] + 1e-6, (level, r)
     idle = r["idle_worker_s"]
     assert set(idle) == {"start", "between", "tail"} and min(idle.values()) >= 0, r
+    assert 0 < r["ideal_utilization"] <= 1, r
     assert sum(r["proposals"].values()) == r["evaluations"], r
     assert math.isclose(sum(r["proposal_share"].values()), 1.0, abs_tol=0.01), r
     for curve, last in ((r["regret_curve"], r["wall_s"]), (r["regret_by_evaluation"], r["evaluations"])):
@@ -230,3 +232,20 @@ def test_notebook_smoke():
     assert 0 < line["utilization"] <= 1.05 and line["wall_s"] > 0, line
     assert -1e-5 < line["best_regret"] < 10, line
     assert "Main : received data" in done.stderr
+
+
+def test_idle_time_is_split_by_thread_and_the_ideal_is_the_tails_limit():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        idle = importlib.import_module("idle")
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    # One process of two threads: [0, 1] and [1.5, 3] on one thread, [0, 2] on the other; the
+    # last point goes out at 1.5 and the run ends at 3.
+    spans = [(0, 1), (0, 2), (1.5, 3)]
+    history = [SimpleNamespace(proposal="rule", worker="w", started_at=10 + a, finished_at=10 + b,
+                               submitted_at=10 + a) for a, b in spans]
+    run = SimpleNamespace(history=history, started_at=10.0)
+    assert idle.idle_worker_s(run, 3.0, threads_per_worker=2) == {"start": 0.0, "between": 0.5, "tail": 1.0}
+    # Sent at once to two free threads: 1 and 2, then 1.5 from 1 to 2.5: 4.5 s of 2 x 2.5.
+    assert idle.ideal_utilization(run, workers=2) == 0.9
