@@ -24,12 +24,17 @@ def bench(*args: str, cwd: Path | None = None, script: str = "run.py", timeout: 
     return done, [json.loads(text) for text in done.stdout.splitlines() if text.strip().startswith("{")]
 
 
-def workloads():
+def bench_module(name: str):
+    """A module of benchmarks/ (which is not a package), imported as run.py imports it."""
     sys.path.insert(0, str(BENCHMARKS))
     try:
-        return importlib.import_module("workloads")
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(BENCHMARKS))
+
+
+def workloads():
+    return bench_module("workloads")
 
 
 def rules_available() -> list[str]:
@@ -179,11 +184,7 @@ def test_model_cost_smoke():
 
 
 def test_model_cost_skips_what_would_take_too_long():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        model_cost = importlib.import_module("model_cost")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    model_cost = bench_module("model_cost")
     last = {"points": 1000, "seconds": {"build": 2.0, "ask_first": 50.0, "ask": 0.5, "full_refit": None}}
     assert model_cost.predicted_step_s(last, "exact", 2000) == pytest.approx(16.0)  # cubic from 1,000
     assert model_cost.predicted_step_s(last, "sparse", 2000) == pytest.approx(4.0)
@@ -235,11 +236,7 @@ def test_notebook_smoke():
 
 
 def test_idle_time_is_split_by_thread_and_the_ideal_is_the_tails_limit():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        idle = importlib.import_module("idle")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    idle = bench_module("idle")
     # One process of two threads: [0, 1] and [1.5, 3] on one thread, [0, 2] on the other; the
     # last point goes out at 1.5 and the run ends at 3.
     spans = [(0, 1), (0, 2), (1.5, 3)]
