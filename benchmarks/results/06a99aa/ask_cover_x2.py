@@ -2,7 +2,9 @@
 cover of an ask uses 2 x n x ask_s): are the waits between evaluations covers sized too small?"""
 import math
 import sys
-sys.path.insert(0, "/work/main/benchmarks")
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks/
 
 if __name__ == "__main__":
     import dask_bo.strategies.policy as policy
