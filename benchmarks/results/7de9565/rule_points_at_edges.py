@@ -12,9 +12,10 @@ import gpflow
 import numpy as np
 
 from dask_bo.objectives import hartmann_6
+from dask_bo.problems import get_problem
 from dask_bo.strategies.strategy import Strategy
 
-MINIMUM = -3.32237
+MINIMUM = get_problem("hartmann-6").minimum
 LOCAL = np.array([0.4047, 0.8824, 0.8461, 0.5740, 0.1389, 0.0385])
 
 rng = np.random.default_rng(2)
