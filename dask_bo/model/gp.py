@@ -122,13 +122,6 @@ class GPModel:
     def size(self) -> int:
         return int(self.dataset.query_points.shape[0])
 
-    @property
-    def lengthscales(self) -> np.ndarray:
-        """The Matern kernel's lengthscales [D] (units of the cube)."""
-        kernel = self.model.model.kernel
-        matern = kernel.kernels[0] if isinstance(kernel, gpflow.kernels.Sum) else kernel
-        return np.broadcast_to(matern.lengthscales.numpy(), (self.dim,)).copy()
-
     def _dataset(self, x: np.ndarray, y: np.ndarray) -> Dataset:
         return Dataset(tf.constant(x, tf.float64), tf.constant(standardize(y)))
 

@@ -76,28 +76,18 @@ class AcquisitionMaximizer:
         u = self._maximize(target_func, cube, lower, width, 1, 0.0)
         return lower + tf.constant(u) * width
 
-    def maximize(
-        self, space: EncodedCube, target_func, k: int = 1, min_distance: float = 0.02,
-        box: tuple[np.ndarray, np.ndarray] | None = None,
-    ) -> np.ndarray:
-        """The best ``k`` local maxima [k, D] of ``target_func`` over the unit cube (or ``box``
-        in it), best first, each at least ``min_distance`` (in every coordinate's max, relative
-        to the box) from those before it; when the restarts find fewer, the best remaining
-        samples fill the rest.
+    def maximize(self, space: EncodedCube, target_func, k: int = 1, min_distance: float = 0.02) -> np.ndarray:
+        """The best ``k`` local maxima [k, D] of ``target_func`` over the unit cube, best first,
+        each at least ``min_distance`` (in every coordinate's max) from those before it; when
+        the restarts find fewer, the best remaining samples fill the rest.
 
         :param space: The model's unit cube (its feasible points, on a mixed space).
         :param target_func: Inputs [N, 1, D] in the unit cube, outputs [N, 1].
-        :param box: ``(low, high)``, each [D]: search only there (not on a mixed space).
         """
-        if box is None:
-            dim = int(space.dimension)
-            return self._maximize(
-                target_func, space, tf.zeros([dim], tf.float64), tf.ones([dim], tf.float64), k, min_distance
-            )
-        lower = tf.constant(box[0], tf.float64)
-        width = tf.constant(box[1], tf.float64) - lower
-        u = self._maximize(target_func, EncodedCube(len(box[0])), lower, width, k, min_distance)
-        return (lower + tf.constant(u) * width).numpy()
+        dim = int(space.dimension)
+        return self._maximize(
+            target_func, space, tf.zeros([dim], tf.float64), tf.ones([dim], tf.float64), k, min_distance
+        )
 
     def _maximize(self, target_func, cube: EncodedCube, lower, width, k: int, min_distance: float) -> np.ndarray:
         """The best ``k`` maxima [k, D] in the unit cube of ``target_func(lower + u * width)``."""

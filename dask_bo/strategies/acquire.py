@@ -14,7 +14,6 @@ from trieste.acquisition.rule import (
     EfficientGlobalOptimization,
 )
 from trieste.observer import OBJECTIVE
-from trieste.space import Box
 
 from ..model.gp import GPModel
 from ..model.maximizer import AcquisitionMaximizer
@@ -41,15 +40,11 @@ def greedy_rule(builder: Any, n: int, asynchronous: bool):
     return EfficientGlobalOptimization(builder=builder, optimizer=maximizer(), num_query_points=n)
 
 
-def acquire_greedy(
-    rule, model: GPModel, pending: np.ndarray | None, box: tuple[np.ndarray, np.ndarray] | None = None
-) -> np.ndarray:
-    """The rule's points [n, D] over the model's unit cube, or ``box`` (``(low, high)``, each
-    [D], inside it), given ``pending`` [P, D] (async)."""
+def acquire_greedy(rule, model: GPModel, pending: np.ndarray | None) -> np.ndarray:
+    """The rule's points [n, D] over the model's unit box, given ``pending`` [P, D] (async)."""
     models, datasets = {OBJECTIVE: model.model}, {OBJECTIVE: model.dataset}
-    space = model.search_space if box is None else Box(*(tf.constant(b, tf.float64) for b in box))
     if pending is None:  # a synchronous batch
-        return rule.acquire(space, models, datasets).numpy()
+        return rule.acquire(model.search_space, models, datasets).numpy()
     state = PendingPoints(tf.constant(pending, tf.float64) if len(pending) else None)
-    _, points = rule.acquire(space, models, datasets)(state)
+    _, points = rule.acquire(model.search_space, models, datasets)(state)
     return points.numpy()

@@ -15,7 +15,6 @@ from .policy import ASK_BATCH
 
 if TYPE_CHECKING:
     from ..model.gp import GPModel
-    from .region import TrustRegion
 
 
 class Rule(ABC):
@@ -23,8 +22,6 @@ class Rule(ABC):
 
     :param dim: Dimension D of the unit cube.
     :param rng: The strategy's seeded generator, for any randomness of the rule's own.
-    :param region: The strategy's trust region: in asynchronous mode the model's rules search
-        only its box around the best point (:meth:`search_box`).
     """
 
     name: ClassVar[str]
@@ -40,10 +37,9 @@ class Rule(ABC):
     """The sizes of asynchronous asks whose first call traces the acquisition function: the
     model's thread asks each once, covered, before serving the rule's points."""
 
-    def __init__(self, dim: int, rng: np.random.Generator, region: TrustRegion | None = None):
+    def __init__(self, dim: int, rng: np.random.Generator):
         self.dim = dim
         self.rng = rng
-        self.region = region
 
     @abstractmethod
     def propose(self, n: int, pending: np.ndarray, model: GPModel | None, asynchronous: bool) -> np.ndarray:
@@ -58,11 +54,6 @@ class Rule(ABC):
     def reset(self) -> None:
         """Forget anything built for the previous model (the strategy has built a new one)."""
 
-    def search_box(self, model: GPModel, asynchronous: bool) -> tuple[np.ndarray, np.ndarray] | None:
-        """Where to search: the trust region's box ``(low, high)`` in asynchronous mode, or
-        ``None`` (the whole cube: synchronous batches, no region, or one that declines)."""
-        return self.region.around_best(model) if asynchronous and self.region else None
-
 
 class TriesteRule(Rule):
     """A rule driven through trieste's public acquisition rules, one object per batch size.
@@ -74,8 +65,8 @@ class TriesteRule(Rule):
     Subclasses give the (greedy) acquisition builder.
     """
 
-    def __init__(self, dim: int, rng: np.random.Generator, region: TrustRegion | None = None):
-        super().__init__(dim, rng, region)
+    def __init__(self, dim: int, rng: np.random.Generator):
+        super().__init__(dim, rng)
         self._rules: dict[tuple[bool, int], Any] = {}
 
     @abstractmethod
@@ -95,10 +86,10 @@ class TriesteRule(Rule):
         # on hartmann-6), so ``n`` points are asked in chunks of two sizes only, each pending
         # for the next: a chunk of ``batch_chunk`` shares one update of the acquisition's
         # landscape (Local Penalization's Lipschitz constant), single points fill the rest.
-        points, box = np.zeros((0, self.dim)), self.search_box(model, True)
+        points = np.zeros((0, self.dim))
         while (left := n - len(points)) > 0:
             size = self.batch_chunk if left >= self.batch_chunk else 1
-            chunk = acquire_greedy(self._rule(model, size, True), model, np.concatenate([pending, points]), box)
+            chunk = acquire_greedy(self._rule(model, size, True), model, np.concatenate([pending, points]))
             points = np.concatenate([points, chunk])
         return points
 
@@ -126,8 +117,8 @@ class SingleRule(Rule):
 
     traced_sizes = (1,)  # the maximizer compiles one function, whatever the number of points
 
-    def __init__(self, dim: int, rng: np.random.Generator, region: TrustRegion | None = None):
-        super().__init__(dim, rng, region)
+    def __init__(self, dim: int, rng: np.random.Generator):
+        super().__init__(dim, rng)
         self._builder: Any = None
         self._function: Any = None
 
@@ -149,4 +140,4 @@ class SingleRule(Rule):
             self._function = self._builder.update_acquisition_function(
                 self._function, model.model, dataset=model.dataset
             )
-        return maximizer().maximize(model.search_space, self._function, n, box=self.search_box(model, asynchronous))
+        return maximizer().maximize(model.search_space, self._function, n)

@@ -10,7 +10,6 @@ import numpy as np
 
 from .base import Rule
 from .distinct import Distinct
-from .region import TrustRegion
 
 logger = logging.getLogger("dask_bo")
 
@@ -98,8 +97,7 @@ class Strategy:
         self._snap = snap
         self._categorical = categorical
         self._rng = np.random.default_rng(seed)
-        self.region = TrustRegion(self.dim, batch_size)
-        self.rule = rule_class(self.dim, self._rng, self.region)
+        self.rule = rule_class(self.dim, self._rng)
         self._distinct = Distinct(self.dim, snap, self._rng, self._warn)
         self._x = np.zeros((0, self.dim))
         self._y = np.zeros((0, 1))
@@ -141,7 +139,6 @@ class Strategy:
             return
         self._x, self._y = np.concatenate([self._x, x]), np.concatenate([self._y, y])
         self._distinct.see(x)
-        self.region.observe(y)
         if not self.rule.needs_model:
             return
         if self.model is None:

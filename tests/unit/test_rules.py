@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from dask_bo.strategies import RULES, Strategy, make_strategy
-from dask_bo.strategies.region import INITIAL_SIDE, TrustRegion
 
 
 def f(u: np.ndarray) -> np.ndarray:
@@ -142,25 +141,3 @@ def test_thompson_candidates_go_near_the_best_points_where_uniform_ones_are_spar
 
     uniform = np.random.default_rng(1).random((1000, 6))
     assert distance(points) < 0.6 * distance(uniform)  # 0.30 against 0.70
-
-
-@pytest.mark.parametrize("rule", ["local-penalization", "ucb"])
-def test_asynchronous_points_of_the_rule_stay_in_the_trust_region_in_several_dimensions(rule):
-    x = np.random.default_rng(0).random((30, 4))
-    strategy = Strategy(4, x, f(x), rule=rule, seed=0, batch_size=4)
-    strategy.region.side = 0.1
-    low, high = strategy.region.around_best(strategy.model)
-    assert np.all(high - low < 1.0)  # a box, not the cube
-    points = strategy.ask(3, pending=x[:2] * 0.5)
-    assert np.all((points >= low - 1e-9) & (points <= high + 1e-9))
-    assert strategy.rule.search_box(strategy.model, False) is None  # synchronous: the cube
-    assert TrustRegion(2).around_best(strategy.model) is None  # nor do two dimensions
-
-
-def test_the_trust_region_shrinks_as_told_values_stop_improving():
-    x = np.random.default_rng(0).random((10, 3))
-    strategy = Strategy(3, x, f(x), rule="random", seed=0, batch_size=2)
-    best = x[np.argmin(f(x)[:, 0])]
-    worse = np.clip(best + 0.5, 0, 1)[None].repeat(4, axis=0) * np.linspace(0.9, 1, 4)[:, None]
-    strategy.tell(worse, f(worse) + 1.0)  # four failures: tolerance 2 x ceil(4 / 2)
-    assert strategy.region.side == pytest.approx(INITIAL_SIDE / 2)
