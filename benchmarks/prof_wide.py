@@ -1,6 +1,7 @@
-"""One `wide` async run (seed 0) after the benchmark's warm-up, for a profiler to sample:
+"""One async run (seed 0) of a workload (default `wide`) after the benchmark's warm-up, for a
+profiler to sample:
 
-    py-spy record -r 100 --threads -f raw -o after.raw -- python benchmarks/prof_wide.py
+    py-spy record -r 100 --threads -f raw -o after.raw -- python benchmarks/prof_wide.py [WORKLOAD [EVALUATIONS]]
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ def main() -> None:
 
     import dask_bo
 
-    w = bench.WORKLOADS["wide"]
+    w = bench.WORKLOADS[sys.argv[1] if len(sys.argv) > 1 else "wide"]
+    evaluations = int(sys.argv[2]) if len(sys.argv) > 2 else w.evaluations
     problem = dask_bo.get_problem(w.problem, delay_scale=w.delay_scale)
     client = dask_bo.connect(n_workers=w.workers, show_link=False)
     try:
@@ -28,7 +30,7 @@ def main() -> None:
         warm_up(problem, initial)
         bench.seed_everything(0)
         result = dask_bo.optimize(
-            problem, client=client, mode="async", evaluations=w.evaluations, seed=0,
+            problem, client=client, mode="async", evaluations=evaluations, seed=0, model=w.model,
             progress=False, initial_data=initial,
         )
         metrics = result.metrics()

@@ -98,6 +98,8 @@ class Loop:
         driven = result.driven
         self.submitted = len(driven)
         self.failed = sum(not e.ok for e in driven)
+        best = result.best
+        self._best_y = best.y if best is not None else None  # kept per record: the history is long
         self.stopped_early: str | None = None
         self._threads_written = 0
         self._driver = driver or {}  # what the driver_started event says of the run
@@ -192,9 +194,8 @@ class Loop:
             return "stopped on request"
         if s.max_failures is not None and self.failed >= s.max_failures:
             return f"{self.failed} evaluations failed (max_failures={s.max_failures})"
-        best = self.result.best
-        if s.target is not None and best is not None and s.reached(best.y):
-            return f"reached the target {s.target:g} (best {best.y:g})"
+        if s.reached(self._best_y):
+            return f"reached the target {s.target:g} (best {self._best_y:g})"
         if s.max_time_s is not None and self.clock() - self.result.started_at >= s.max_time_s:
             return f"ran for max_time_s={s.max_time_s:g} s"
         return None
@@ -273,6 +274,9 @@ class Loop:
         self.publish(Event.EVALUATED, **{k: v for k, v in record.to_dict().items() if k != "traceback"})
         if record.proposal != INITIAL:
             self.failed += not record.ok
+        if record.ok and record.y is not None:
+            pick = max if self.result.direction == "maximize" else min
+            self._best_y = record.y if self._best_y is None else pick(self._best_y, record.y)
         if not record.ok:
             where = record.params if record.params is not None else list(record.x)
             logger.warning("evaluation %d at %s %s: %s", record.id, where, record.status, record.error)

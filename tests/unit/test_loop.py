@@ -183,6 +183,23 @@ def test_target_and_max_time():
     assert len(result.history) < 50 and result.wall_s >= 5.0
 
 
+def test_a_target_when_maximizing_and_one_the_earlier_history_meets():
+    settings = Settings(evaluations=50, target=0.35, direction="maximize")
+    clock = Clock()
+    result = Result(mode="async", problem="p", workers=3, seed=0, history=[], started_at=clock(),
+                    direction="maximize")
+    loop = Loop(FakeBackend(clock), Counter(), settings, result, write=lambda *a, **k: None,
+                publish=lambda *a, **k: None, progress=NullBar(), clock=clock)
+    loop.run()
+    assert "target" in loop.stopped_early and max(e.y for e in result.history) >= 0.35
+    assert min(e.y for e in result.history) < 0.35  # the smaller values before it did not stop it
+    backend = FakeBackend(clock)
+    resumed = Loop(backend, Counter(), settings, result, write=lambda *a, **k: None,
+                   publish=lambda *a, **k: None, progress=NullBar(), clock=clock)
+    resumed.run()
+    assert "target" in resumed.stopped_early and backend.submitted == []
+
+
 def test_a_callback_stops_the_run_and_one_that_raises_does_too():
     loop, _, result, _ = make(Settings(evaluations=50), callbacks=(lambda r, res: len(res.history) >= 4,))
     loop.run()
